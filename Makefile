@@ -1,0 +1,42 @@
+# The project's interface. `make run` and `make test` are the README's two commands.
+PYTHON ?= python3
+PORT ?= 8080
+STAMP := .make/setup.stamp
+
+.PHONY: setup run test lint fmt synth bench eval pr clean
+
+$(STAMP): pyproject.toml
+	@mkdir -p .make
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (Debian package) for the cache tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server) >/dev/null; }
+	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	creator-chat serve --port $(PORT)
+
+test: $(STAMP)
+	$(PYTHON) -m pytest -q
+
+lint: $(STAMP)
+	ruff check .
+	ruff format --check .
+	mypy layers/core/python/creator_chat functions
+
+fmt:
+	ruff format .
+	ruff check --fix .
+
+synth: $(STAMP)
+	CDK_OUTDIR=cdk.out $(PYTHON) app.py
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+
+pr: lint test
+
+clean:
+	rm -rf .make cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,18 @@
+"""Ingest API Lambda: documents of a creator and retrieval preview, via FastAPI + Mangum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from creator_chat.api.ingest_app import create_app
+from creator_chat.container import container_from_env
+from creator_chat.observability import lambda_entry
+from mangum import Mangum
+
+container = container_from_env()
+_asgi = Mangum(create_app(lambda: container), lifespan="off")
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _asgi(event, context)

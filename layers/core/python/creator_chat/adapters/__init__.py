@@ -1,0 +1,1 @@
+"""Adapters: one per real service, plus the embedded local defaults."""

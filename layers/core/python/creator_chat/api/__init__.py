@@ -1,0 +1,1 @@
+"""HTTP edge: FastAPI apps run by the Lambda handlers through Mangum."""

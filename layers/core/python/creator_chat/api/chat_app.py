@@ -1,0 +1,223 @@
+"""The chat function's HTTP API: health, creators, threads and messages (chat comes next)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import FastAPI, Query, Response
+from fastapi.responses import JSONResponse
+
+from creator_chat.api.common import Caller, ContainerFactory, install_error_handlers
+from creator_chat.api.common import ContainerDep as C
+from creator_chat.api.schemas import (
+    ChatIn,
+    ChatOut,
+    CitationOut,
+    CreatorCreate,
+    CreatorList,
+    CreatorOut,
+    CreatorUpdate,
+    DeepHealth,
+    DependencyHealth,
+    FeedbackIn,
+    MessageList,
+    MessageOut,
+    ProfileIn,
+    ProfileOut,
+    ThreadList,
+    ThreadOut,
+    TrendingOut,
+    TrendingQuestion,
+    UsageOut,
+)
+from creator_chat.container import Container
+from creator_chat.domain.models import FanProfile, MessageStatus, Tier
+from creator_chat.errors import NotFound
+from creator_chat.usecases import chat as chat_uc
+from creator_chat.usecases.chat import ChatDeps, ChatSettings
+from creator_chat.usecases import creators as creator_uc
+from creator_chat.usecases import threads as thread_uc
+from creator_chat.usecases.health import deep_health
+
+
+def create_app(get_container: ContainerFactory) -> FastAPI:
+    app = FastAPI(
+        title="creator-chat",
+        version="0.1.0",
+        description="Grounded, cited chat with a creator's own content.",
+    )
+    app.state.container_factory = get_container
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/deep", tags=["health"], response_model=DeepHealth)
+    def health_deep(c: C) -> JSONResponse:
+        probes = deep_health(c)
+        body = DeepHealth(
+            ok=all(p.ok for p in probes), dependencies=[DependencyHealth(**vars(p)) for p in probes]
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if body.ok else 503)
+
+    @app.get("/v1/creators", tags=["creators"], response_model=CreatorList)
+    def list_creators(c: C, caller: Caller) -> CreatorList:
+        return CreatorList(
+            creators=[CreatorOut.of(x) for x in creator_uc.list_creators(c.creators, caller)]
+        )
+
+    @app.get("/v1/creators/{creator}", tags=["creators"], response_model=CreatorOut)
+    def get_creator(creator: str, c: C, caller: Caller) -> CreatorOut:
+        return CreatorOut.of(creator_uc.get_creator(c.creators, caller, creator))
+
+    @app.post("/v1/creators", tags=["creators"], response_model=CreatorOut, status_code=201)
+    def create_creator(body: CreatorCreate, c: C, caller: Caller) -> CreatorOut:
+        created = creator_uc.create_creator(c.creators, c.clock, caller, **body.model_dump())
+        return CreatorOut.of(created)
+
+    @app.patch("/v1/creators/{creator_id}", tags=["creators"], response_model=CreatorOut)
+    def update_creator(creator_id: str, body: CreatorUpdate, c: C, caller: Caller) -> CreatorOut:
+        updated = creator_uc.update_creator(
+            c.creators, c.clock, caller, creator_id, **body.model_dump(exclude_none=True)
+        )
+        return CreatorOut.of(updated)
+
+    @app.get("/v1/threads", tags=["threads"], response_model=ThreadList)
+    def list_threads(
+        c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 50
+    ) -> ThreadList:
+        return ThreadList(
+            threads=[
+                ThreadOut.of(t) for t in thread_uc.list_threads(c.threads, caller, limit=limit)
+            ]
+        )
+
+    @app.get("/v1/threads/{thread_id}/messages", tags=["threads"], response_model=MessageList)
+    def list_messages(
+        thread_id: str, c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> MessageList:
+        msgs = thread_uc.list_messages(c.threads, caller, thread_id, limit=limit)
+        return MessageList(messages=[MessageOut.of(m) for m in msgs])
+
+    @app.get(
+        "/v1/threads/{thread_id}/messages/{message_id}", tags=["threads"], response_model=MessageOut
+    )
+    def get_message(thread_id: str, message_id: str, c: C, caller: Caller) -> MessageOut:
+        return MessageOut.of(thread_uc.get_message(c.threads, caller, thread_id, message_id))
+
+    _chat_routes(app)
+    return app
+
+
+def chat_deps(c: Container) -> ChatDeps:
+    s = c.settings
+    return ChatDeps(
+        creators=c.creators,
+        threads=c.threads,
+        usage=c.users,
+        trending=c.trending,
+        rate_limiter=c.rate_limiter,
+        index=c.index,
+        embedder=c.embedder,
+        generator=c.generator,
+        generator_breaker=c.generator_breaker,
+        cache=c.cache,
+        llm_queue=c.llm_queue,
+        audit=c.audit,
+        clock=c.clock,
+        settings=ChatSettings(
+            top_k=s.top_k,
+            similarity_floor=s.similarity_floor,
+            history_messages=s.history_messages,
+            prompt_token_budget=s.prompt_token_budget,
+            answer_max_tokens=s.answer_max_tokens,
+            max_message_chars=s.max_message_chars,
+            quota_window_s=s.quota_window_s,
+            quotas={t.value: s.quota_for(t) for t in Tier},
+            thread_idle_ttl_s=s.thread_idle_ttl_s,
+        ),
+    )
+
+
+def _chat_routes(app: FastAPI) -> None:
+    @app.post(
+        "/v1/creators/{creator_id}/chat",
+        tags=["chat"],
+        response_model=ChatOut,
+        responses={202: {"model": ChatOut}, 429: {"description": "hourly quota reached"}},
+    )
+    def chat(creator_id: str, body: ChatIn, c: C, caller: Caller) -> JSONResponse:
+        result = chat_uc.ask(
+            chat_deps(c),
+            caller,
+            creator_id,
+            body.message,
+            thread_id=body.thread_id,
+            video_id=body.video_id,
+            mode=body.mode,
+        )
+        out = ChatOut(
+            status=result.status.value,
+            answer=result.answer,
+            thread_id=result.thread_id,
+            message_id=result.message_id,
+            citations=[CitationOut.of(x) for x in result.citations],
+            cached=result.cached,
+            failure_reason=result.failure_reason,
+            status_url=(
+                f"/v1/threads/{result.thread_id}/messages/{result.message_id}"
+                if result.status is MessageStatus.PENDING
+                else None
+            ),
+        )
+        headers: dict[str, str] = {}
+        if result.quota is not None:
+            headers = {
+                "X-RateLimit-Limit": str(result.quota.limit),
+                "X-RateLimit-Remaining": str(result.quota.remaining),
+                "X-RateLimit-Reset": str(result.quota.reset_epoch),
+            }
+        status = {"answered": 200, "pending": 202}.get(result.status.value, 503)
+        return JSONResponse(out.model_dump(), status_code=status, headers=headers)
+
+    @app.put("/v1/me/profile", tags=["me"], response_model=ProfileOut)
+    def put_profile(body: ProfileIn, c: C, caller: Caller) -> ProfileOut:
+        profile = FanProfile(
+            user_id=caller.user_id, updated_at=int(c.clock.now()), **body.model_dump()
+        )
+        c.users.put_profile(profile)
+        return ProfileOut(**vars(profile))
+
+    @app.get("/v1/me/profile", tags=["me"], response_model=ProfileOut)
+    def get_profile(c: C, caller: Caller) -> ProfileOut:
+        profile = c.users.get_profile(caller.user_id)
+        if profile is None:
+            raise NotFound("no profile yet")
+        return ProfileOut(**vars(profile))
+
+    @app.get("/v1/me/usage", tags=["me"], response_model=list[UsageOut])
+    def usage(c: C, caller: Caller) -> list[UsageOut]:
+        return [
+            UsageOut(
+                month=u.month,
+                requests=u.requests,
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
+            )
+            for u in c.users.list_usage(caller.user_id)
+        ]
+
+    @app.post("/v1/messages/{message_id}/feedback", tags=["chat"], status_code=204)
+    def feedback(message_id: str, body: FeedbackIn, c: C, caller: Caller) -> Response:
+        chat_uc.give_feedback(chat_deps(c), caller, message_id, body.rating, body.comment)
+        return Response(status_code=204)
+
+    @app.get("/v1/creators/{creator_id}/trending", tags=["creators"], response_model=TrendingOut)
+    def trending(
+        creator_id: str, c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    ) -> TrendingOut:
+        top = chat_uc.trending(chat_deps(c), caller, creator_id, limit=limit)
+        return TrendingOut(
+            creator_id=creator_id, questions=[TrendingQuestion(question=q, asked=n) for q, n in top]
+        )

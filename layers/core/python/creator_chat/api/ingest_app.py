@@ -1,0 +1,223 @@
+"""The ingest function's HTTP API: documents of a creator, and retrieval preview (search)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, model_validator
+
+from creator_chat.api.common import (
+    Caller,
+    ContainerDep,
+    ContainerFactory,
+    install_error_handlers,
+    request_id,
+)
+from creator_chat.api.schemas import Strict
+from creator_chat.container import Container
+from creator_chat.domain.models import Document, DocumentKind, SearchHit
+from creator_chat.usecases import ingest as uc
+
+
+class DocumentIn(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    kind: DocumentKind
+    source_url: str = Field("", max_length=2000)
+    video_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    content: str | None = None
+    upload: bool = False
+    size_bytes: int | None = Field(None, ge=1)
+    content_type: str = Field("application/octet-stream", max_length=200)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> DocumentIn:
+        if self.upload == (self.content is not None):
+            raise ValueError("give either inline 'content' or 'upload': true (with size_bytes)")
+        if self.upload and self.size_bytes is None:
+            raise ValueError("'size_bytes' is required with 'upload': true")
+        return self
+
+
+class DocumentOut(BaseModel):
+    document_id: str
+    creator_id: str
+    title: str
+    kind: str
+    source_url: str
+    video_id: str | None
+    status: Literal["queued", "processing", "done", "failed"]
+    failure_reason: str | None
+    chunk_count: int
+    size_bytes: int
+    created_at: int
+    updated_at: int
+
+    @classmethod
+    def of(cls, d: Document) -> DocumentOut:
+        return cls(
+            document_id=d.document_id,
+            creator_id=d.creator_id,
+            title=d.title,
+            kind=d.kind.value,
+            source_url=d.source_url,
+            video_id=d.video_id,
+            status=d.status.value,
+            failure_reason=d.failure_reason,
+            chunk_count=d.chunk_count,
+            size_bytes=d.size_bytes,
+            created_at=d.created_at,
+            updated_at=d.updated_at,
+        )
+
+
+class SubmittedOut(BaseModel):
+    document: DocumentOut
+    created: bool
+    upload_url: str | None = None
+    upload_expires_in_s: int | None = None
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+
+
+class SearchIn(Strict):
+    query: str = Field(min_length=1, max_length=2000)
+    top_k: int = Field(5, ge=1, le=50)
+    video_id: str | None = Field(None, max_length=64)
+
+
+class SearchResult(BaseModel):
+    document_id: str
+    chunk_id: str
+    score: float
+    title: str
+    source_url: str
+    start_s: float | None
+    end_s: float | None
+    page: int | None
+    heading: str
+    text: str
+
+    @classmethod
+    def of(cls, hit: SearchHit) -> SearchResult:
+        c = hit.chunk
+        return cls(
+            document_id=c.document_id,
+            chunk_id=c.chunk_id,
+            score=round(hit.score, 4),
+            title=c.title,
+            source_url=c.source_url,
+            start_s=c.start_s,
+            end_s=c.end_s,
+            page=c.page,
+            heading=c.heading,
+            text=c.text,
+        )
+
+
+class SearchOut(BaseModel):
+    results: list[SearchResult]
+
+
+def ingest_deps(c: Container) -> uc.IngestDeps:
+    return uc.IngestDeps(
+        creators=c.creators,
+        documents=c.documents,
+        blobs=c.blobs,
+        queue=c.ingest_queue,
+        index=c.index,
+        embedder=c.embedder,
+        audit=c.audit,
+        clock=c.clock,
+        max_inline_bytes=c.settings.max_inline_document_bytes,
+        max_document_bytes=c.settings.max_document_bytes,
+    )
+
+
+def _deps(c: ContainerDep) -> uc.IngestDeps:
+    return ingest_deps(c)
+
+
+D = Annotated[uc.IngestDeps, Depends(_deps)]
+
+
+def create_app(get_container: ContainerFactory) -> FastAPI:
+    app = FastAPI(title="creator-chat ingest", version="0.1.0")
+    app.state.container_factory = get_container
+    install_error_handlers(app)
+    base = "/v1/creators/{creator_id}/documents"
+
+    @app.post(base, response_model=SubmittedOut, status_code=202)
+    def submit(
+        creator_id: str, body: DocumentIn, deps: D, caller: Caller, request: Request
+    ) -> JSONResponse:
+        rid = request_id(request)
+        if body.upload:
+            ticket = uc.request_upload(
+                deps,
+                caller,
+                creator_id,
+                title=body.title,
+                kind=body.kind,
+                size_bytes=body.size_bytes or 0,
+                source_url=body.source_url,
+                video_id=body.video_id,
+                content_type=body.content_type,
+                request_id=rid,
+            )
+            out = SubmittedOut(
+                document=DocumentOut.of(ticket.document),
+                created=True,
+                upload_url=ticket.upload_url,
+                upload_expires_in_s=ticket.expires_in_s,
+            )
+            return JSONResponse(out.model_dump(), status_code=201)
+        submitted = uc.submit_document(
+            deps,
+            caller,
+            creator_id,
+            title=body.title,
+            kind=body.kind,
+            content=(body.content or "").encode("utf-8"),
+            source_url=body.source_url,
+            video_id=body.video_id,
+            request_id=rid,
+        )
+        out = SubmittedOut(document=DocumentOut.of(submitted.document), created=submitted.created)
+        return JSONResponse(out.model_dump(), status_code=202 if submitted.created else 200)
+
+    @app.post(base + "/{document_id}/complete", response_model=SubmittedOut, status_code=202)
+    def complete(
+        creator_id: str, document_id: str, deps: D, caller: Caller, request: Request
+    ) -> SubmittedOut:
+        submitted = uc.complete_upload(deps, caller, creator_id, document_id, request_id(request))
+        return SubmittedOut(document=DocumentOut.of(submitted.document), created=True)
+
+    @app.get(base, response_model=DocumentList)
+    def list_documents(creator_id: str, deps: D, caller: Caller) -> DocumentList:
+        return DocumentList(
+            documents=[DocumentOut.of(d) for d in uc.list_documents(deps, caller, creator_id)]
+        )
+
+    @app.get(base + "/{document_id}", response_model=DocumentOut)
+    def get_document(creator_id: str, document_id: str, deps: D, caller: Caller) -> DocumentOut:
+        return DocumentOut.of(uc.get_document(deps, caller, creator_id, document_id))
+
+    @app.delete(base + "/{document_id}")
+    def delete_document(
+        creator_id: str, document_id: str, deps: D, caller: Caller, request: Request
+    ) -> dict[str, object]:
+        removed = uc.delete_document(deps, caller, creator_id, document_id, request_id(request))
+        return {"deleted": True, "document_id": document_id, "chunks_removed": removed}
+
+    @app.post("/v1/creators/{creator_id}/search", response_model=SearchOut)
+    def search(creator_id: str, body: SearchIn, deps: D, caller: Caller) -> SearchOut:
+        hits = uc.search(
+            deps, caller, creator_id, body.query, top_k=body.top_k, video_id=body.video_id
+        )
+        return SearchOut(results=[SearchResult.of(h) for h in hits])
+
+    return app

@@ -1,0 +1,203 @@
+"""Request and response models at the HTTP edge (pydantic v2)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from creator_chat.domain.models import Citation, Creator, Message, Thread
+
+
+class Strict(BaseModel):
+    # Unknown fields are rejected everywhere, so a typo is a 422, not a silent default.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CreatorOut(BaseModel):
+    creator_id: str
+    slug: str
+    name: str
+    persona: str
+    specialty: str
+    description: str
+    active: bool
+    content_version: int
+
+    @classmethod
+    def of(cls, c: Creator) -> CreatorOut:
+        return cls(
+            creator_id=c.creator_id,
+            slug=c.slug,
+            name=c.name,
+            persona=c.persona,
+            specialty=c.specialty,
+            description=c.description,
+            active=c.active,
+            content_version=c.content_version,
+        )
+
+
+class CreatorList(BaseModel):
+    creators: list[CreatorOut]
+
+
+class CreatorCreate(Strict):
+    slug: str = Field(min_length=3, max_length=63)
+    name: str = Field(min_length=1, max_length=200)
+    persona: str = Field("", max_length=4000)
+    specialty: str = Field("", max_length=500)
+    description: str = Field("", max_length=4000)
+
+
+class CreatorUpdate(Strict):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    persona: str | None = Field(None, max_length=4000)
+    specialty: str | None = Field(None, max_length=500)
+    description: str | None = Field(None, max_length=4000)
+    active: bool | None = None
+
+
+class ThreadOut(BaseModel):
+    thread_id: str
+    creator_id: str
+    title: str
+    created_at: int
+    last_activity_at: int
+    expires_at: int
+    message_count: int
+    last_video_id: str | None
+
+    @classmethod
+    def of(cls, t: Thread) -> ThreadOut:
+        return cls(
+            thread_id=t.thread_id,
+            creator_id=t.creator_id,
+            title=t.title,
+            created_at=t.created_at,
+            last_activity_at=t.last_activity_at,
+            expires_at=t.expires_at,
+            message_count=t.message_count,
+            last_video_id=t.last_video_id,
+        )
+
+
+class ThreadList(BaseModel):
+    threads: list[ThreadOut]
+
+
+class CitationOut(BaseModel):
+    n: int
+    title: str
+    url: str
+    snippet: str
+    start_s: float | None = None
+    page: int | None = None
+    document_id: str = ""
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(
+            n=c.n,
+            title=c.title,
+            url=c.url,
+            snippet=c.snippet,
+            start_s=c.start_s,
+            page=c.page,
+            document_id=c.document_id,
+        )
+
+
+class MessageOut(BaseModel):
+    message_id: str
+    thread_id: str
+    role: Literal["user", "assistant"]
+    content: str
+    status: Literal["pending", "answered", "failed"]
+    created_at: int
+    reply_to: str | None = None
+    citations: list[CitationOut] = []
+    failure_reason: str | None = None
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(
+            message_id=m.message_id,
+            thread_id=m.thread_id,
+            role=m.role,
+            content=m.content,
+            status=m.status.value,
+            created_at=m.created_at,
+            reply_to=m.reply_to,
+            citations=[CitationOut.of(c) for c in m.citations],
+            failure_reason=m.failure_reason,
+        )
+
+
+class MessageList(BaseModel):
+    messages: list[MessageOut]
+
+
+class DependencyHealth(BaseModel):
+    name: str
+    ok: bool
+    latency_ms: float
+    detail: str = ""
+
+
+class DeepHealth(BaseModel):
+    ok: bool
+    dependencies: list[DependencyHealth]
+
+
+class ChatIn(Strict):
+    message: str = Field(min_length=1, max_length=4000)
+    thread_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    video_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    mode: Literal["sync", "async"] = "sync"
+
+
+class ChatOut(BaseModel):
+    status: Literal["answered", "pending", "failed"]
+    answer: str
+    thread_id: str
+    message_id: str
+    citations: list[CitationOut]
+    cached: bool
+    status_url: str | None = None
+    failure_reason: str | None = None
+
+
+class ProfileIn(Strict):
+    channel_name: str = Field("", max_length=200)
+    subscriber_count: int | None = Field(None, ge=0, le=10_000_000_000)
+    content_type: str = Field("", max_length=200)
+    goals: str = Field("", max_length=1000)
+    equipment: str = Field("", max_length=1000)
+
+
+class ProfileOut(ProfileIn):
+    model_config = ConfigDict(extra="ignore")
+    updated_at: int = 0
+
+
+class FeedbackIn(Strict):
+    rating: Literal["up", "down"]
+    comment: str = Field("", max_length=2000)
+
+
+class TrendingQuestion(BaseModel):
+    question: str
+    asked: int
+
+
+class TrendingOut(BaseModel):
+    creator_id: str
+    questions: list[TrendingQuestion]
+
+
+class UsageOut(BaseModel):
+    month: str
+    requests: int
+    input_tokens: int
+    output_tokens: int

@@ -1,0 +1,75 @@
+"""``creator-chat``: serve locally, issue dev tokens, ingest files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from creator_chat.local.runtime import LocalRuntime
+
+    runtime = LocalRuntime(
+        host=args.host, port=args.port, data_dir=args.data_dir, seed_demo=not args.no_demo
+    )
+    runtime.start()
+    print(f"creator-chat is serving on {runtime.url}  (Ctrl-C to stop)", flush=True)
+    print(f"  health:  curl {runtime.url}/health", flush=True)
+    print("  token:   creator-chat token --user fan-1 --role fan --tier free", flush=True)
+    runtime.serve_forever()
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from creator_chat.auth import issue_dev_token
+    from creator_chat.domain.models import Role, Tier
+    from creator_chat.local.runtime import LOCAL_DEV_SECRET
+    from creator_chat.settings import Settings
+
+    os.environ.setdefault("CREATOR_CHAT_JWT_SECRET", LOCAL_DEV_SECRET)
+    role = Role(args.role)
+    creator = args.creator
+    if role is Role.CREATOR and not creator:
+        print("error: --creator is required for role creator", file=sys.stderr)
+        return 2
+    if creator and not creator.startswith("cr_"):
+        creator = f"cr_{creator}"  # accept a slug for the local demo ids
+    token = issue_dev_token(
+        Settings(),
+        user_id=args.user,
+        role=role,
+        tier=Tier(args.tier),
+        creator_id=creator,
+        ttl_s=args.ttl,
+    )
+    print(token)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="creator-chat", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the whole product locally (embedded default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--data-dir", type=Path, default=Path(".creator-chat"))
+    serve.add_argument("--no-demo", action="store_true", help="do not seed the demo creator")
+    serve.set_defaults(func=_serve)
+
+    token = sub.add_parser("token", help="print a dev token signed with the local secret")
+    token.add_argument("--user", required=True)
+    token.add_argument("--role", choices=["fan", "creator", "admin"], default="fan")
+    token.add_argument("--tier", choices=["free", "premium", "enterprise"], default="free")
+    token.add_argument("--creator", help="creator id or slug (role creator)")
+    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
+    token.set_defaults(func=_token)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""Wiring: builds every adapter once per process (Lambda container or local server).
+
+Nothing here holds request state. Each adapter is built on first use, so the authorizer
+never pays for the embedding model and the chat function never for the PDF parser.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from creator_chat.adapters.aws import AwsClients
+from creator_chat.adapters.dynamodb import (
+    DynamoAuditLog,
+    DynamoCreatorStore,
+    DynamoDocumentStore,
+    DynamoRateLimiter,
+    DynamoSessionStore,
+    DynamoThreadStore,
+    DynamoTrendingStore,
+    DynamoUsageStore,
+)
+from creator_chat.adapters.s3 import S3BlobStore
+from creator_chat.adapters.sqs import SqsJobQueue
+from creator_chat.clock import SystemClock
+from creator_chat.observability import count
+from creator_chat.ports import Cache, Clock, Embedder, Generator, VectorIndex
+from creator_chat.settings import Settings
+
+if TYPE_CHECKING:
+    from creator_chat.breaker import CircuitBreaker
+
+
+class Container:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.aws = AwsClients(settings)
+        self._lock = threading.RLock()
+        self.overrides: dict[str, Any] = {}
+
+    @property
+    def aws_session(self) -> Any:
+        return self.aws.session
+
+    # -- DynamoDB, S3, SQS: the same adapters everywhere, only the endpoint differs
+    def _table(self, logical: str) -> str:
+        return self.settings.physical_name("table", logical)
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        return self.aws.resource("dynamodb")
+
+    @cached_property
+    def creators(self) -> DynamoCreatorStore:
+        return DynamoCreatorStore(self._dynamodb, self._table("creators"), self.clock)
+
+    @cached_property
+    def threads(self) -> DynamoThreadStore:
+        return DynamoThreadStore(
+            self._dynamodb,
+            self._table("conversations"),
+            self.clock,
+            idle_ttl_s=self.settings.thread_idle_ttl_s,
+        )
+
+    @cached_property
+    def sessions(self) -> DynamoSessionStore:
+        return DynamoSessionStore(self._dynamodb, self._table("sessions"), self.clock)
+
+    @cached_property
+    def rate_limiter(self) -> DynamoRateLimiter:
+        return DynamoRateLimiter(self._dynamodb, self._table("rate_limits"), self.clock)
+
+    @cached_property
+    def documents(self) -> DynamoDocumentStore:
+        return DynamoDocumentStore(self._dynamodb, self._table("documents"), self.clock)
+
+    @cached_property
+    def users(self) -> DynamoUsageStore:
+        return DynamoUsageStore(self._dynamodb, self._table("users"), self.clock)
+
+    @cached_property
+    def audit(self) -> DynamoAuditLog:
+        return DynamoAuditLog(self._dynamodb, self._table("audit"), self.clock)
+
+    @cached_property
+    def trending(self) -> DynamoTrendingStore:
+        return DynamoTrendingStore(self._dynamodb, self._table("trending"), self.clock)
+
+    @cached_property
+    def blobs(self) -> S3BlobStore:
+        return S3BlobStore(
+            self.aws.client("s3"), self.settings.physical_name("bucket", "raw-uploads")
+        )
+
+    @cached_property
+    def ingest_queue(self) -> SqsJobQueue:
+        return SqsJobQueue(
+            self.aws.client("sqs"), self.settings.physical_name("queue", "ingest-jobs")
+        )
+
+    @cached_property
+    def llm_queue(self) -> SqsJobQueue:
+        return SqsJobQueue(self.aws.client("sqs"), self.settings.physical_name("queue", "llm-jobs"))
+
+    # -- caches
+    @cached_property
+    def cache_breaker(self) -> CircuitBreaker:
+        from creator_chat.breaker import CircuitBreaker
+
+        return CircuitBreaker("cache", failure_threshold=3, reset_timeout_s=10, clock=self.clock)
+
+    @cached_property
+    def cache(self) -> Cache:
+        if "cache" in self.overrides:
+            return self.overrides["cache"]  # type: ignore[no-any-return]
+        if self.settings.redis_url:
+            from creator_chat.adapters.redis_cache import RedisCache
+
+            return RedisCache(
+                self.settings.redis_url,
+                timeout_s=self.settings.cache_timeout_s,
+                breaker=self.cache_breaker,
+                on_event=_cache_metric,
+            )
+        from creator_chat.adapters.memory_cache import MemoryCache
+
+        return MemoryCache(clock=self.clock)
+
+    # -- retrieval and generation
+    @cached_property
+    def embedder(self) -> Embedder:
+        from creator_chat.adapters.caching_embedder import CachingEmbedder
+
+        inner: Embedder
+        if "embedder" in self.overrides:
+            inner = self.overrides["embedder"]
+        elif self.settings.embedder == "bedrock":
+            from creator_chat.adapters.bedrock_embedder import BedrockEmbedder
+
+            inner = BedrockEmbedder(
+                self._bedrock_runtime, model_id=self.settings.embedding_model_id
+            )
+        else:
+            from creator_chat.adapters.local_embedder import LocalEmbedder
+
+            inner = LocalEmbedder()
+        return CachingEmbedder(inner, self.cache, ttl_s=24 * 3600)
+
+    @cached_property
+    def index(self) -> VectorIndex:
+        if "index" in self.overrides:
+            return self.overrides["index"]  # type: ignore[no-any-return]
+        if self.settings.vector_index == "opensearch":
+            from creator_chat.adapters.opensearch_index import (
+                OpenSearchVectorIndex,
+                build_opensearch_client,
+            )
+
+            if not self.settings.opensearch_endpoint:
+                raise RuntimeError("CREATOR_CHAT_OPENSEARCH_ENDPOINT is required for opensearch")
+            client = build_opensearch_client(
+                self.settings.opensearch_endpoint, self.settings.aws_region
+            )
+            return OpenSearchVectorIndex(
+                client, self.settings.opensearch_index, self.embedder.dimension
+            )
+        from creator_chat.adapters.local_index import LocalVectorIndex
+
+        data_dir = self.settings.data_dir / "index" if self.settings.data_dir else None
+        return LocalVectorIndex(data_dir)
+
+    @cached_property
+    def generator(self) -> Generator:
+        if "generator" in self.overrides:
+            return self.overrides["generator"]  # type: ignore[no-any-return]
+        if self.settings.generator == "bedrock":
+            from creator_chat.adapters.bedrock_generator import BedrockConverseGenerator
+
+            return BedrockConverseGenerator(
+                self._bedrock_runtime, self.settings.generation_model_id
+            )
+        from creator_chat.adapters.local_generator import LocalExtractiveGenerator
+
+        return LocalExtractiveGenerator()
+
+    @cached_property
+    def generator_breaker(self) -> CircuitBreaker:
+        from creator_chat.breaker import CircuitBreaker
+
+        return CircuitBreaker(
+            "generator", failure_threshold=3, reset_timeout_s=30, clock=self.clock
+        )
+
+    @cached_property
+    def _bedrock_runtime(self) -> Any:
+        from creator_chat.adapters.bedrock_generator import build_bedrock_runtime_client
+
+        return build_bedrock_runtime_client(
+            self.settings.aws_region, endpoint_url=None, timeout_s=self.settings.llm_timeout_s
+        )
+
+
+def _cache_metric(event: str) -> None:
+    count({"hit": "CacheHit", "miss": "CacheMiss"}.get(event, "CacheError"))
+
+
+_containers: dict[int, Container] = {}
+_containers_lock = threading.Lock()
+
+
+def container_from_env() -> Container:
+    """The process's container, built on first call from the environment."""
+    with _containers_lock:
+        if 0 not in _containers:
+            _containers[0] = Container(Settings())
+        return _containers[0]
+
+
+def reset_container() -> None:
+    """Forget the process's container (the local runtime calls this after changing env)."""
+    with _containers_lock:
+        _containers.clear()

@@ -1,0 +1,1 @@
+"""Domain model: plain dataclasses, no I/O."""

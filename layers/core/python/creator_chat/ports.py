@@ -1,0 +1,221 @@
+"""Ports: what the use cases need from the outside world, as small Protocols.
+
+Each has one adapter per real service (DynamoDB, OpenSearch, Redis, SQS, S3, Bedrock) and,
+where no service exists locally, an embedded default (local embedder/index/generator, an
+in-process cache). Use cases depend on these, never on boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from creator_chat.domain.models import (
+    AuditEntry,
+    Chunk,
+    Creator,
+    Document,
+    DocumentStatus,
+    FanProfile,
+    Feedback,
+    Generation,
+    Message,
+    QuotaDecision,
+    SearchHit,
+    Session,
+    Thread,
+    Usage,
+)
+
+
+class Clock(Protocol):
+    """Wall-clock time in epoch seconds; injectable so tests never sleep."""
+
+    def now(self) -> float: ...
+
+
+class CreatorStore(Protocol):
+    """Creators (tenants) and their content version."""
+
+    def put_creator(self, creator: Creator) -> None: ...
+    def create_creator(self, creator: Creator) -> None:
+        """Insert; raises Conflict if the id or slug is taken."""
+        ...
+
+    def get_creator(self, creator_id: str) -> Creator | None: ...
+    def get_creator_by_slug(self, slug: str) -> Creator | None: ...
+    def list_creators(self, *, active_only: bool = True) -> list[Creator]: ...
+    def bump_content_version(self, creator_id: str) -> int: ...
+
+
+class ThreadStore(Protocol):
+    """Threads and their messages; every read is scoped by the owning user."""
+
+    def create_thread(self, thread: Thread) -> None: ...
+    def get_thread(self, thread_id: str) -> Thread | None: ...
+    def find_latest_thread(self, user_id: str, creator_id: str) -> Thread | None: ...
+    def list_threads(self, user_id: str, *, limit: int = 50) -> list[Thread]: ...
+    def append_message(self, thread: Thread, message: Message) -> None:
+        """Write the message and refresh the thread's activity and TTL."""
+        ...
+
+    def update_message(self, message: Message) -> None: ...
+    def get_message(self, thread_id: str, message_id: str) -> Message | None: ...
+    def find_message(self, message_id: str) -> Message | None: ...
+    def list_messages(self, thread_id: str, *, limit: int = 100) -> list[Message]:
+        """Messages in chronological order (oldest first)."""
+        ...
+
+    def recent_messages(self, thread_id: str, n: int) -> list[Message]:
+        """The last ``n`` messages, oldest first."""
+        ...
+
+    def set_last_video(self, thread_id: str, video_id: str) -> None: ...
+    def put_feedback(self, feedback: Feedback) -> None: ...
+    def delete_user_data(self, user_id: str) -> int: ...
+
+
+class SessionStore(Protocol):
+    """Sessions by id, with a TTL."""
+
+    def put_session(self, session: Session) -> None: ...
+    def get_session(self, session_id: str) -> Session | None: ...
+    def revoke_session(self, session_id: str, user_id: str) -> bool: ...
+    def list_sessions(self, user_id: str) -> list[Session]: ...
+
+
+class RateLimiter(Protocol):
+    """Fixed-window counters: atomically admit one request or refuse it."""
+
+    def hit(self, key: str, *, limit: int, window_s: int) -> QuotaDecision: ...
+
+
+class DocumentStore(Protocol):
+    """Documents of a creator and their ingest status; idempotent by content hash."""
+
+    def put_document(self, doc: Document) -> None: ...
+    def claim_content_hash(self, creator_id: str, content_hash: str, document_id: str) -> str:
+        """Atomically claim a hash; returns the document id holding it (ours or an existing)."""
+        ...
+
+    def release_content_hash(self, creator_id: str, content_hash: str) -> None: ...
+    def get_document(self, creator_id: str, document_id: str) -> Document | None: ...
+    def list_documents(self, creator_id: str) -> list[Document]: ...
+    def set_status(
+        self,
+        creator_id: str,
+        document_id: str,
+        status: DocumentStatus,
+        *,
+        chunk_count: int | None = None,
+        failure_reason: str | None = None,
+        expected: Sequence[DocumentStatus] | None = None,
+    ) -> bool: ...
+    def delete_document(self, creator_id: str, document_id: str) -> None: ...
+
+
+class UsageStore(Protocol):
+    """Per-user usage per month, profiles and feedback."""
+
+    def add_usage(
+        self, user_id: str, month: str, *, requests: int, input_tokens: int, output_tokens: int
+    ) -> None: ...
+    def get_usage(self, user_id: str, month: str) -> Usage: ...
+    def put_profile(self, profile: FanProfile) -> None: ...
+    def get_profile(self, user_id: str) -> FanProfile | None: ...
+
+
+class TrendingStore(Protocol):
+    """Counts of normalised questions per creator and week."""
+
+    def record_question(self, creator_id: str, week: str, question: str) -> None: ...
+    def top_questions(self, creator_id: str, week: str, *, limit: int) -> list[tuple[str, int]]: ...
+
+
+class AuditLog(Protocol):
+    def record(self, entry: AuditEntry) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Raw uploaded content (S3)."""
+
+    def put(
+        self, key: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+    def presigned_put_url(self, key: str, *, expires_s: int, content_type: str) -> str: ...
+
+
+class JobQueue(Protocol):
+    """A work queue (SQS) feeding a worker handler."""
+
+    def send(self, body: Mapping[str, Any], *, dedup_id: str | None = None) -> str: ...
+
+
+class Embedder(Protocol):
+    """Text → unit-length vectors of a fixed dimension."""
+
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def dimension(self) -> int: ...
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+class VectorIndex(Protocol):
+    """Chunks with vectors; every call is scoped to one creator."""
+
+    def upsert(
+        self, creator_id: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]
+    ) -> None: ...
+    def replace_document(
+        self,
+        creator_id: str,
+        document_id: str,
+        chunks: Sequence[Chunk],
+        vectors: Sequence[Sequence[float]],
+    ) -> None:
+        """Swap a document's chunks for new ones; readers never see it with none."""
+        ...
+
+    def delete_document(self, creator_id: str, document_id: str) -> int: ...
+    def search(
+        self,
+        creator_id: str,
+        vector: Sequence[float],
+        query_text: str,
+        *,
+        top_k: int,
+        video_id: str | None = None,
+    ) -> list[SearchHit]:
+        """Hybrid (k-NN + keyword) search; scores are normalised to [0, 1], best first."""
+        ...
+
+    def chunks_for_video(self, creator_id: str, video_id: str, *, limit: int) -> list[Chunk]: ...
+    def count(self, creator_id: str, document_id: str | None = None) -> int: ...
+
+
+class Generator(Protocol):
+    """Answer from numbered sources; never invents content the sources do not hold."""
+
+    @property
+    def model_id(self) -> str: ...
+    def generate(
+        self,
+        *,
+        system: str,
+        history: Sequence[Mapping[str, str]],
+        question: str,
+        sources: Sequence[Chunk],
+        max_tokens: int,
+    ) -> Generation: ...
+
+
+class Cache(Protocol):
+    """A best-effort key/value cache. Failures degrade to a miss, never an error."""
+
+    def get(self, key: str) -> bytes | None: ...
+    def set(self, key: str, value: bytes, *, ttl_s: int) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def ping(self) -> bool: ...

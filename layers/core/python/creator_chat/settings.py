@@ -1,0 +1,90 @@
+"""Typed settings, read once from the environment (prefix ``CREATOR_CHAT_``).
+
+One model for every function and the local runtime. In AWS the CDK app sets the
+variables; locally ``creator-chat serve`` does. A missing required value fails at start.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from creator_chat.domain.models import Tier
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREATOR_CHAT_", extra="ignore", frozen=True)
+
+    env: Literal["local", "test", "dev", "staging", "prod"] = "local"
+    resource_prefix: str = "creator-chat-local"
+    # {"table:creators": "physical-name", "queue:llm-jobs": "physical-name", ...}; CDK sets it.
+    resource_names: dict[str, str] = Field(default_factory=dict)
+    aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    # Set for LocalStack or the embedded moto server; unset in AWS.
+    aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+
+    # Identity
+    jwt_secret: SecretStr | None = None  # HS256, local/dev only
+    jwt_issuer: str = "creator-chat-local"
+    jwt_audience: str = "creator-chat"
+    jwks_url: str | None = None  # RS256/ES256 (Cognito) in AWS
+    jwt_leeway_s: int = 30
+    session_ttl_s: int = 24 * 3600
+
+    # Conversations
+    thread_idle_ttl_s: int = 7 * 24 * 3600
+    history_messages: int = 6
+    max_message_chars: int = 4000
+
+    # Quotas (requests per user per hour)
+    quota_window_s: int = 3600
+    quota_free: int = 50
+    quota_premium: int = 500
+    quota_enterprise: int = 5000
+
+    # Retrieval and generation
+    embedder: Literal["local", "bedrock"] = "local"
+    embedding_model_id: str = "amazon.titan-embed-text-v2:0"
+    vector_index: Literal["local", "opensearch"] = "local"
+    opensearch_endpoint: str | None = None
+    opensearch_index: str = "creator-chunks"
+    generator: Literal["local", "bedrock"] = "local"
+    generation_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    top_k: int = 5
+    similarity_floor: float = 0.35
+    prompt_token_budget: int = 6000
+    answer_max_tokens: int = 700
+    llm_timeout_s: float = 20.0
+
+    # Caches
+    redis_url: str | None = None
+    cache_timeout_s: float = 0.05
+
+    # Ingest
+    max_document_bytes: int = 5 * 1024 * 1024
+    max_inline_document_bytes: int = 1024 * 1024
+
+    # Local runtime
+    data_dir: Path | None = None
+
+    @field_validator("resource_names", mode="before")
+    @classmethod
+    def _parse_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    def physical_name(self, kind: Literal["table", "queue", "bucket"], logical: str) -> str:
+        """The deployed name of a declared resource."""
+        return self.resource_names.get(f"{kind}:{logical}", f"{self.resource_prefix}-{logical}")
+
+    def quota_for(self, tier: Tier) -> int:
+        return {
+            Tier.FREE: self.quota_free,
+            Tier.PREMIUM: self.quota_premium,
+            Tier.ENTERPRISE: self.quota_enterprise,
+        }[tier]

@@ -1,0 +1,1 @@
+"""Use cases: the product's operations, written against the ports."""

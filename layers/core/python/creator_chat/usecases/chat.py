@@ -1,0 +1,595 @@
+"""Answering fans: quota → thread → retrieval → generation → both messages persisted.
+
+Grounded only in the creator's own chunks. When the generator is unavailable (breaker
+open, throttling) or the caller asks for it, the question is queued for the chat worker
+and answered later; every accepted question ends ``answered`` or ``failed`` with a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from creator_chat.breaker import CircuitBreaker
+from creator_chat.domain.links import deep_link
+from creator_chat.domain.models import (
+    AuditEntry,
+    Chunk,
+    Citation,
+    Creator,
+    FanProfile,
+    Feedback,
+    Generation,
+    Identity,
+    Message,
+    MessageStatus,
+    QuotaDecision,
+    SearchHit,
+    Thread,
+)
+from creator_chat.errors import (
+    DependencyUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    QuotaExceeded,
+)
+from creator_chat.ids import random_id, sortable_id
+from creator_chat.observability import count, logger
+from creator_chat.ports import (
+    AuditLog,
+    Cache,
+    Clock,
+    CreatorStore,
+    Embedder,
+    Generator,
+    JobQueue,
+    RateLimiter,
+    ThreadStore,
+    TrendingStore,
+    UsageStore,
+    VectorIndex,
+)
+from creator_chat.prompting import NOT_FOUND_ANSWER, build_system_prompt, fit_to_budget
+from creator_chat.usecases.threads import own_thread
+
+BUSY_REASON = "The assistant was too busy to answer this in time. Please ask again."
+CONTEXT_TTL_S = 3600
+RESPONSE_TTL_S = 3600
+VIDEO_CONTEXT_CHUNKS = 2
+SNIPPET_CHARS = 240
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    top_k: int
+    similarity_floor: float
+    history_messages: int
+    prompt_token_budget: int
+    answer_max_tokens: int
+    max_message_chars: int
+    quota_window_s: int
+    quotas: dict[str, int]
+    thread_idle_ttl_s: int
+
+
+@dataclass(frozen=True)
+class ChatDeps:
+    creators: CreatorStore
+    threads: ThreadStore
+    usage: UsageStore
+    trending: TrendingStore
+    rate_limiter: RateLimiter
+    index: VectorIndex
+    embedder: Embedder
+    generator: Generator
+    generator_breaker: CircuitBreaker
+    cache: Cache
+    llm_queue: JobQueue
+    audit: AuditLog
+    clock: Clock
+    settings: ChatSettings
+
+
+@dataclass
+class ChatResult:
+    status: MessageStatus
+    thread_id: str
+    message_id: str  # the assistant's message
+    question_id: str
+    answer: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    cached: bool = False
+    quota: QuotaDecision | None = None
+    failure_reason: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def normalise_question(text: str) -> str:
+    return re.sub(r"[^\w]+", " ", text.lower()).strip()
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = timings.get(step, 0.0) + (time.perf_counter() - start) * 1000
+
+
+# ------------------------------------------------------------------------------ quota
+def check_quota(deps: ChatDeps, caller: Identity) -> QuotaDecision:
+    """One hit on the caller's hourly counter; raises QuotaExceeded past the tier's limit."""
+    limit = deps.settings.quotas[caller.tier.value]
+    decision = deps.rate_limiter.hit(
+        f"chat:{caller.user_id}", limit=limit, window_s=deps.settings.quota_window_s
+    )
+    if not decision.allowed:
+        count("QuotaExceeded")
+        raise QuotaExceeded(
+            f"hourly limit of {limit} questions reached for the {caller.tier.value} tier",
+            retry_after_s=decision.retry_after_s,
+            limit=limit,
+            reset_epoch=decision.reset_epoch,
+        )
+    return decision
+
+
+# ---------------------------------------------------------------------------- caching
+def _cache_get_json(cache: Cache, key: str) -> Any:
+    raw = cache.get(key)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _cache_set_json(cache: Cache, key: str, value: Any, ttl_s: int) -> None:
+    cache.set(key, json.dumps(value, separators=(",", ":")).encode(), ttl_s=ttl_s)
+
+
+def _context_key(creator: Creator, question: str, video_id: str | None) -> str:
+    digest = hashlib.sha256(
+        f"{normalise_question(question)}\0{video_id or ''}".encode()
+    ).hexdigest()
+    return f"ctx:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
+
+
+def _response_key(
+    creator: Creator, question: str, video_id: str | None, profile: FanProfile | None
+) -> str:
+    profile_part = json.dumps(asdict(profile), sort_keys=True) if profile else ""
+    digest = hashlib.sha256(
+        f"{normalise_question(question)}\0{video_id or ''}\0{profile_part}".encode()
+    ).hexdigest()
+    return f"resp:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
+
+
+def _hits_to_json(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
+    return [{"score": h.score, "chunk": asdict(h.chunk)} for h in hits]
+
+
+def _hits_from_json(data: list[dict[str, Any]]) -> list[SearchHit]:
+    return [SearchHit(Chunk(**d["chunk"]), float(d["score"])) for d in data]
+
+
+# --------------------------------------------------------------------------- retrieval
+def retrieve_sources(
+    deps: ChatDeps, creator: Creator, question: str, video_id: str | None, timings: dict[str, float]
+) -> list[Chunk]:
+    """Top-k chunks of this creator that clear the similarity floor (context-cached)."""
+    key = _context_key(creator, question, video_id)
+    with _timed(timings, "context_cache"):
+        cached = _cache_get_json(deps.cache, key)
+    if cached is not None:
+        count("ContextCacheHit")
+        hits = _hits_from_json(cached)
+    else:
+        with _timed(timings, "embed"):
+            vector = deps.embedder.embed([question])[0]
+        with _timed(timings, "search"):
+            hits = deps.index.search(
+                creator.creator_id, vector, question, top_k=deps.settings.top_k
+            )
+        # tenancy guard: an index bug must never put another creator's text in an answer
+        hits = [h for h in hits if h.chunk.creator_id == creator.creator_id]
+        with _timed(timings, "context_cache"):
+            _cache_set_json(deps.cache, key, _hits_to_json(hits), CONTEXT_TTL_S)
+    return [h.chunk for h in hits if h.score >= deps.settings.similarity_floor]
+
+
+def _video_context(
+    deps: ChatDeps, creator: Creator, thread: Thread, video_id: str | None, sources: list[Chunk]
+) -> list[Chunk]:
+    """When the fan moved to another video, that video's opening chunks join the sources."""
+    if not video_id or video_id == thread.last_video_id:
+        return sources
+    deps.threads.set_last_video(thread.thread_id, video_id)
+    thread.last_video_id = video_id
+    if not sources:
+        return sources  # nothing relevant: don't answer from an unrelated intro
+    extra = [
+        c
+        for c in deps.index.chunks_for_video(
+            creator.creator_id, video_id, limit=VIDEO_CONTEXT_CHUNKS
+        )
+        if c.creator_id == creator.creator_id and c.chunk_id not in {s.chunk_id for s in sources}
+    ]
+    return sources + extra
+
+
+def make_citations(generation: Generation, sources: Sequence[Chunk]) -> list[Citation]:
+    out: list[Citation] = []
+    for n in sorted(set(generation.cited)):
+        if 1 <= n <= len(sources):
+            chunk = sources[n - 1]
+            snippet = (
+                chunk.text
+                if len(chunk.text) <= SNIPPET_CHARS
+                else chunk.text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+            )
+            out.append(
+                Citation(
+                    n=n,
+                    title=chunk.title,
+                    url=deep_link(chunk.source_url, start_s=chunk.start_s, page=chunk.page),
+                    snippet=snippet,
+                    document_id=chunk.document_id,
+                    chunk_id=chunk.chunk_id,
+                    start_s=chunk.start_s,
+                    page=chunk.page,
+                )
+            )
+    return out
+
+
+# ------------------------------------------------------------------------------- chat
+def _active_creator(deps: ChatDeps, creator_id: str) -> Creator:
+    creator = deps.creators.get_creator(creator_id) or deps.creators.get_creator_by_slug(creator_id)
+    if creator is None or not creator.active:
+        raise NotFound("creator not found")
+    return creator
+
+
+def _thread_for(
+    deps: ChatDeps, caller: Identity, creator: Creator, thread_id: str | None, title: str
+) -> Thread:
+    if thread_id:
+        thread = own_thread(deps.threads, caller, thread_id)
+        if thread.creator_id != creator.creator_id:
+            raise NotFound("thread not found")  # a thread is bound to one creator
+        return thread
+    now = int(deps.clock.now())
+    thread = Thread(
+        thread_id=random_id("th_"),
+        user_id=caller.user_id,
+        creator_id=creator.creator_id,
+        created_at=now,
+        last_activity_at=now,
+        expires_at=now + deps.settings.thread_idle_ttl_s,
+        title=title[:80],
+    )
+    deps.threads.create_thread(thread)
+    return thread
+
+
+def ask(
+    deps: ChatDeps,
+    caller: Identity,
+    creator_id: str,
+    text: str,
+    *,
+    thread_id: str | None = None,
+    video_id: str | None = None,
+    mode: str = "sync",
+) -> ChatResult:
+    """Answer one question (or queue it) and persist the question and the answer."""
+    question = text.strip()
+    if not question:
+        raise InvalidInput("message is empty")
+    if len(question) > deps.settings.max_message_chars:
+        raise InvalidInput(f"message is longer than {deps.settings.max_message_chars} characters")
+    timings: dict[str, float] = {}
+    with _timed(timings, "load"):
+        creator = _active_creator(deps, creator_id)
+    with _timed(timings, "quota"):
+        quota = check_quota(deps, caller)
+    with _timed(timings, "thread"):
+        thread = _thread_for(deps, caller, creator, thread_id, question)
+        first_turn = thread.message_count == 0
+        history = (
+            []
+            if first_turn
+            else deps.threads.recent_messages(thread.thread_id, deps.settings.history_messages)
+        )
+        now = deps.clock.now()
+        user_msg = Message(
+            message_id=sortable_id(now),
+            thread_id=thread.thread_id,
+            user_id=caller.user_id,
+            creator_id=creator.creator_id,
+            role="user",
+            content=question,
+            created_at=int(now),
+            video_id=video_id,
+        )
+        deps.threads.append_message(thread, user_msg)
+    _record_trending(deps, creator, question)
+    profile = deps.usage.get_profile(caller.user_id)
+    answer_id = sortable_id(deps.clock.now())
+    result = ChatResult(
+        MessageStatus.PENDING,
+        thread.thread_id,
+        answer_id,
+        user_msg.message_id,
+        quota=quota,
+        timings_ms=timings,
+    )
+
+    response_key = _response_key(creator, question, video_id, profile)
+    if first_turn and mode == "sync":
+        with _timed(timings, "response_cache"):
+            cached = _cache_get_json(deps.cache, response_key)
+        if cached is not None:
+            count("ResponseCacheHit")
+            citations = [Citation(**c) for c in cached["citations"]]
+            _finish(
+                deps,
+                caller,
+                thread,
+                result,
+                cached["answer"],
+                citations,
+                Generation(cached["answer"]),
+            )
+            result.cached = True
+            count("ChatAnswered")
+            return result
+
+    if mode == "async" or not deps.generator_breaker.allow():
+        _queue(deps, caller, thread, result, reason="async" if mode == "async" else "breaker_open")
+        return result
+    try:
+        generation, sources = _generate(
+            deps, creator, thread, profile, history, question, video_id, timings
+        )
+    except DependencyUnavailable:
+        deps.generator_breaker.record_failure()
+        count("GeneratorThrottled")
+        _queue(deps, caller, thread, result, reason="generator_unavailable")
+        return result
+    deps.generator_breaker.record_success()
+    citations = make_citations(generation, sources)
+    _finish(deps, caller, thread, result, generation.text, citations, generation)
+    if first_turn:
+        _cache_set_json(
+            deps.cache,
+            response_key,
+            {"answer": generation.text, "citations": [asdict(c) for c in citations]},
+            RESPONSE_TTL_S,
+        )
+    count("ChatAnswered")
+    return result
+
+
+def _generate(
+    deps: ChatDeps,
+    creator: Creator,
+    thread: Thread,
+    profile: FanProfile | None,
+    history: list[Message],
+    question: str,
+    video_id: str | None,
+    timings: dict[str, float],
+) -> tuple[Generation, list[Chunk]]:
+    sources = retrieve_sources(deps, creator, question, video_id, timings)
+    sources = _video_context(deps, creator, thread, video_id, sources)
+    if not sources:
+        count("AnswerNotFound")
+        return Generation(NOT_FOUND_ANSWER, model_id="none"), []
+    system = build_system_prompt(creator, profile)
+    turns, kept = fit_to_budget(
+        system, history, sources, question, deps.settings.prompt_token_budget
+    )
+    with _timed(timings, "generate"):
+        generation = deps.generator.generate(
+            system=system,
+            history=turns,
+            question=question,
+            sources=kept,
+            max_tokens=deps.settings.answer_max_tokens,
+        )
+    count("GeneratorInputTokens", generation.input_tokens)
+    count("GeneratorOutputTokens", generation.output_tokens)
+    return generation, kept
+
+
+def _finish(
+    deps: ChatDeps,
+    caller: Identity,
+    thread: Thread,
+    result: ChatResult,
+    answer: str,
+    citations: list[Citation],
+    generation: Generation,
+) -> None:
+    with _timed(result.timings_ms, "persist"):
+        message = Message(
+            message_id=result.message_id,
+            thread_id=thread.thread_id,
+            user_id=caller.user_id,
+            creator_id=thread.creator_id,
+            role="assistant",
+            content=answer,
+            created_at=int(deps.clock.now()),
+            status=MessageStatus.ANSWERED,
+            reply_to=result.question_id,
+            citations=citations,
+            input_tokens=generation.input_tokens,
+            output_tokens=generation.output_tokens,
+        )
+        deps.threads.append_message(thread, message)
+        deps.usage.add_usage(
+            caller.user_id,
+            _month(deps.clock),
+            requests=1,
+            input_tokens=generation.input_tokens,
+            output_tokens=generation.output_tokens,
+        )
+    result.status, result.answer, result.citations = MessageStatus.ANSWERED, answer, citations
+
+
+def _queue(
+    deps: ChatDeps, caller: Identity, thread: Thread, result: ChatResult, *, reason: str
+) -> None:
+    """Persist a pending answer, then queue the job; if queueing fails the answer says so."""
+    pending = Message(
+        message_id=result.message_id,
+        thread_id=thread.thread_id,
+        user_id=caller.user_id,
+        creator_id=thread.creator_id,
+        role="assistant",
+        content="",
+        created_at=int(deps.clock.now()),
+        status=MessageStatus.PENDING,
+        reply_to=result.question_id,
+    )
+    deps.threads.append_message(thread, pending)
+    try:
+        deps.llm_queue.send(
+            {
+                "message_id": result.message_id,
+                "thread_id": thread.thread_id,
+                "user_id": caller.user_id,
+                "creator_id": thread.creator_id,
+                "tier": caller.tier.value,
+            }
+        )
+    except DependencyUnavailable:
+        pending.status, pending.failure_reason = MessageStatus.FAILED, BUSY_REASON
+        deps.threads.update_message(pending)
+        result.status, result.failure_reason = MessageStatus.FAILED, BUSY_REASON
+        count("ChatFailed")
+        return
+    count("ChatQueued")
+    logger.info("chat queued", extra={"reason": reason, "message_id": result.message_id})
+
+
+def _month(clock: Clock) -> str:
+    return datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m")
+
+
+def _week(clock: Clock) -> str:
+    return datetime.fromtimestamp(clock.now(), UTC).strftime("%G-W%V")
+
+
+def _record_trending(deps: ChatDeps, creator: Creator, question: str) -> None:
+    try:
+        deps.trending.record_question(
+            creator.creator_id, _week(deps.clock), normalise_question(question)
+        )
+    except Exception:  # analytics must never cost a fan an answer
+        logger.warning("trending not recorded")
+
+
+# ----------------------------------------------------------------------------- worker
+def answer_queued(deps: ChatDeps, job: dict[str, Any], *, final_attempt: bool) -> str:
+    """The chat worker: answer a pending message once; idempotent per message id."""
+    thread = deps.threads.get_thread(str(job["thread_id"]))
+    if thread is None or thread.user_id != job["user_id"]:
+        return "gone"  # the thread expired or was erased while the job waited
+    pending = deps.threads.get_message(thread.thread_id, str(job["message_id"]))
+    if pending is None or pending.status is not MessageStatus.PENDING:
+        return "already-done"  # a duplicate delivery
+    question = deps.threads.get_message(thread.thread_id, pending.reply_to or "")
+    creator = deps.creators.get_creator(thread.creator_id)
+    if question is None or creator is None:
+        _fail(deps, pending, "The question or the creator no longer exists.")
+        return "failed"
+    history = [
+        m
+        for m in deps.threads.recent_messages(thread.thread_id, deps.settings.history_messages + 2)
+        if m.message_id < question.message_id
+    ][-deps.settings.history_messages :]
+    profile = deps.usage.get_profile(thread.user_id)
+    try:
+        generation, sources = _generate(
+            deps, creator, thread, profile, history, question.content, question.video_id, {}
+        )
+    except DependencyUnavailable:
+        deps.generator_breaker.record_failure()
+        if final_attempt:
+            _fail(deps, pending, BUSY_REASON)
+        raise  # retried after the visibility timeout; the DLQ keeps it after max receives
+    deps.generator_breaker.record_success()
+    pending.content, pending.status = generation.text, MessageStatus.ANSWERED
+    pending.citations = make_citations(generation, sources)
+    pending.input_tokens, pending.output_tokens = generation.input_tokens, generation.output_tokens
+    deps.threads.update_message(pending)
+    deps.usage.add_usage(
+        thread.user_id,
+        _month(deps.clock),
+        requests=1,
+        input_tokens=generation.input_tokens,
+        output_tokens=generation.output_tokens,
+    )
+    count("ChatAnswered")
+    return "answered"
+
+
+def _fail(deps: ChatDeps, message: Message, reason: str) -> None:
+    message.status, message.failure_reason = MessageStatus.FAILED, reason
+    deps.threads.update_message(message)
+    count("ChatFailed")
+
+
+# ---------------------------------------------------------------- feedback, analytics
+def give_feedback(
+    deps: ChatDeps, caller: Identity, message_id: str, rating: str, comment: str
+) -> None:
+    """A fan rates an answer in one of its own threads."""
+    message = deps.threads.find_message(message_id)
+    if message is None or message.user_id != caller.user_id:
+        raise NotFound("message not found")
+    if message.role != "assistant":
+        raise InvalidInput("feedback is for the assistant's answers")
+    deps.threads.put_feedback(
+        Feedback(
+            message_id=message_id,
+            user_id=caller.user_id,
+            creator_id=message.creator_id,
+            thread_id=message.thread_id,
+            rating=rating,
+            comment=comment,
+            created_at=int(deps.clock.now()),
+        )
+    )
+
+
+def trending(
+    deps: ChatDeps, caller: Identity, creator_id: str, *, limit: int = 20
+) -> list[tuple[str, int]]:
+    """This week's most asked questions: the creator itself or an admin only."""
+    if not caller.can_manage_creator(creator_id):
+        deps.audit.record(
+            AuditEntry(
+                actor_id=caller.user_id,
+                action="trending.read",
+                target=creator_id,
+                outcome="denied",
+                request_id="",
+                at=int(deps.clock.now()),
+            )
+        )
+        raise Forbidden("only the creator sees its analytics")
+    return deps.trending.top_questions(creator_id, _week(deps.clock), limit=limit)

@@ -1,0 +1,42 @@
+"""Deep health: each dependency probed cheaply, with its status and latency."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from creator_chat.container import Container
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    ok: bool
+    latency_ms: float
+    detail: str = ""
+
+
+def _probe(name: str, check: Callable[[], object]) -> Probe:
+    start = time.perf_counter()
+    try:
+        result = check()
+        ok, detail = (result is not False), ""
+    except Exception as err:  # a health check reports faults, it does not raise them
+        ok, detail = False, type(err).__name__
+    return Probe(name, ok, round((time.perf_counter() - start) * 1000, 2), detail)
+
+
+def deep_health(c: Container) -> list[Probe]:
+    return [
+        _probe("dynamodb", lambda: c.creators.get_creator("__health__")),
+        _probe("sqs", lambda: c.llm_queue.url and c.ingest_queue.url),
+        _probe(
+            "s3",
+            lambda: c.aws.client("s3").head_bucket(
+                Bucket=c.settings.physical_name("bucket", "raw-uploads")
+            ),
+        ),
+        _probe("cache", c.cache.ping),
+        _probe("vector_index", lambda: c.index.count("__health__")),
+    ]

@@ -1,0 +1,92 @@
+"""SQS worker plumbing shared by the ingest and chat workers (Powertools).
+
+Batch processing reports partial failures, so one bad record never makes Lambda retry the
+records that succeeded. Idempotency is keyed on the business id (job id, message id) and
+its DynamoDB persistence is built on first use, not at import.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from creator_chat.container import Container
+
+RecordHandler = Callable[[dict[str, Any], bool], Any]
+
+
+def receive_count(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or "1")
+
+
+class SqsWorker:
+    """Runs ``handle(job, final_attempt)`` once per job id, for each record of a batch."""
+
+    def __init__(
+        self,
+        container: Container,
+        *,
+        queue: str,
+        key: str,
+        handle: RecordHandler,
+        max_receive_count: int,
+    ) -> None:
+        self._container = container
+        self._key = key
+        self._handle = handle
+        self._max_receives = max_receive_count
+        self._queue = queue
+        self._idempotent: Callable[..., Any] | None = None
+        self._config: IdempotencyConfig | None = None
+
+    def _idempotent_handle(self) -> Callable[..., Any]:
+        if self._idempotent is None:
+            settings = self._container.settings
+            persistence = DynamoDBPersistenceLayer(
+                table_name=settings.physical_name("table", "idempotency"),
+                boto3_session=self._container.aws_session,
+            )
+            config = IdempotencyConfig(
+                event_key_jmespath=self._key,
+                expires_after_seconds=24 * 3600,
+                raise_on_no_idempotency_key=True,
+            )
+            handle = self._handle
+
+            @idempotent_function(  # type: ignore[untyped-decorator]
+                data_keyword_argument="job", persistence_store=persistence, config=config
+            )
+            def run(*, job: dict[str, Any], final_attempt: bool) -> Any:
+                return handle(job, final_attempt)
+
+            self._idempotent = run
+            self._config = config
+        return self._idempotent
+
+    def _record(self, record: SQSRecord) -> Any:
+        job = json.loads(record.body)
+        final = receive_count(record) >= self._max_receives
+        return self._idempotent_handle()(job=job, final_attempt=final)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self._idempotent_handle()
+        if self._config is not None:
+            # lets an in-progress record expire with the invocation, should it time out
+            self._config.register_lambda_context(context)
+        processor = BatchProcessor(event_type=EventType.SQS)
+        return process_partial_response(  # type: ignore[return-value]
+            event=event, record_handler=self._record, processor=processor, context=context
+        )

@@ -1,0 +1,170 @@
+"""DynamoDB adapters against the emulator: keys, TTL attributes, conditional races."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+
+from creator_chat.clock import FixedClock
+from creator_chat.container import Container
+from creator_chat.domain.models import (
+    Creator,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    Message,
+    Session,
+    Thread,
+)
+from creator_chat.errors import Conflict, NotFound
+from creator_chat.ids import random_id, sortable_id
+from creator_chat.settings import Settings
+
+
+def raw_item(settings: Settings, table: str, key: dict[str, str]) -> dict:
+    ddb = boto3.client("dynamodb")
+    out = ddb.get_item(TableName=settings.physical_name("table", table), Key={
+        k: {"S": v} for k, v in key.items()})
+    return out["Item"]
+
+
+def new_thread(c: Container, user: str = "fan-1", creator: str = "cr_a") -> Thread:
+    now = int(c.clock.now())
+    t = Thread(random_id("th_"), user, creator, now, now, now + c.settings.thread_idle_ttl_s)
+    c.threads.create_thread(t)
+    return t
+
+
+def message(c: Container, t: Thread, text: str, role: str = "user") -> Message:
+    return Message(sortable_id(c.clock.now()), t.thread_id, t.user_id, t.creator_id, role, text,
+                   int(c.clock.now()))
+
+
+def test_thread_ttl_is_epoch_seconds_and_refreshed_on_activity(container: Container, clock: FixedClock, settings: Settings):
+    t = new_thread(container)
+    clock.advance(3600)
+    container.threads.append_message(t, message(container, t, "hello"))
+
+    item = raw_item(settings, "conversations", {"pk": f"THREAD#{t.thread_id}", "sk": "META"})
+    # a DynamoDB TTL attribute must be a Number holding epoch seconds
+    assert "N" in item["expires_at"]
+    assert int(item["expires_at"]["N"]) == int(clock.now()) + 7 * 24 * 3600
+    assert int(item["last_activity_at"]["N"]) == int(clock.now())
+
+
+def test_expired_thread_reads_as_absent_even_before_dynamodb_deletes_it(container: Container, clock: FixedClock):
+    t = new_thread(container)
+    container.threads.append_message(t, message(container, t, "hi"))
+    clock.advance(7 * 24 * 3600 + 1)
+
+    assert container.threads.get_thread(t.thread_id) is None
+    assert all(x.thread_id != t.thread_id for x in container.threads.list_threads("fan-1"))
+    assert container.threads.list_messages(t.thread_id) == []
+    with pytest.raises(NotFound):
+        container.threads.append_message(t, message(container, t, "too late"))
+
+
+def test_active_thread_keeps_old_messages_alive(container: Container, clock: FixedClock):
+    t = new_thread(container, user="fan-old")
+    first = message(container, t, "first question")
+    container.threads.append_message(t, first)
+    for _ in range(9):  # a message a day for 9 days: older than the 7-day idle TTL
+        clock.advance(24 * 3600)
+        container.threads.append_message(t, message(container, t, "daily"))
+
+    texts = [m.content for m in container.threads.list_messages(t.thread_id)]
+    assert texts[0] == "first question"
+    assert len(texts) == 10
+
+
+def test_messages_come_back_in_order_and_recent_returns_the_last_n(container: Container):
+    t = new_thread(container, user="fan-order")
+    for i in range(5):
+        container.threads.append_message(t, message(container, t, f"m{i}"))
+    assert [m.content for m in container.threads.list_messages(t.thread_id)] == [f"m{i}" for i in range(5)]
+    assert [m.content for m in container.threads.recent_messages(t.thread_id, 2)] == ["m3", "m4"]
+
+
+def test_message_cannot_be_appended_to_another_users_thread(container: Container):
+    t = new_thread(container, user="owner")
+    intruder = message(container, t, "mine now")
+    intruder.user_id = "intruder"
+    with pytest.raises(NotFound):
+        container.threads.append_message(t, intruder)
+
+
+def test_session_ttl_is_24h(container: Container, clock: FixedClock, settings: Settings):
+    now = int(clock.now())
+    container.sessions.put_session(Session("s-1", "fan-1", now, now + settings.session_ttl_s))
+    item = raw_item(settings, "sessions", {"session_id": "s-1"})
+    assert int(item["expires_at"]["N"]) == now + 24 * 3600
+    clock.advance(24 * 3600 + 1)
+    assert container.sessions.get_session("s-1") is None
+
+
+def test_rate_limit_admits_exactly_the_limit_under_200_parallel_requests(container: Container, clock: FixedClock, settings: Settings):
+    def hit(_: int) -> bool:
+        return container.rate_limiter.hit("race-user", limit=50, window_s=3600).allowed
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(hit, range(200)))
+
+    assert sum(results) == 50
+    window_start = int(clock.now()) - int(clock.now()) % 3600
+    item = raw_item(settings, "rate_limits", {"key": f"race-user#{window_start}"})
+    assert int(item["expires_at"]["N"]) == window_start + 3600  # TTL = the window's end
+    refused = container.rate_limiter.hit("race-user", limit=50, window_s=3600)
+    assert not refused.allowed and refused.retry_after_s == window_start + 3600 - int(clock.now())
+
+    clock.advance(3600)  # a new window admits again
+    assert container.rate_limiter.hit("race-user", limit=50, window_s=3600).allowed
+
+
+def test_two_admins_racing_for_one_slug_create_one_creator(container: Container):
+    def create(i: int) -> bool:
+        try:
+            container.creators.create_creator(Creator(f"cr_race{i}", "race-slug", f"Racer {i}"))
+        except Conflict:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        assert sum(pool.map(create, range(10))) == 1
+    assert container.creators.get_creator_by_slug("race-slug") is not None
+
+
+def test_content_version_bumps_atomically(container: Container):
+    container.creators.create_creator(Creator("cr_ver", "ver-slug", "Ver"))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: container.creators.bump_content_version("cr_ver"), range(20)))
+    creator = container.creators.get_creator("cr_ver")
+    assert creator is not None and creator.content_version == 20
+
+
+def test_document_status_change_respects_expected_state(container: Container):
+    now = int(container.clock.now())
+    doc = Document("cr_doc", "doc_1", "T", DocumentKind.TEXT, "h", DocumentStatus.QUEUED, now, now)
+    container.documents.put_document(doc)
+    assert container.documents.set_status("cr_doc", "doc_1", DocumentStatus.PROCESSING,
+                                          expected=[DocumentStatus.QUEUED])
+    assert not container.documents.set_status("cr_doc", "doc_1", DocumentStatus.PROCESSING,
+                                              expected=[DocumentStatus.QUEUED])
+    assert container.documents.set_status("cr_doc", "doc_1", DocumentStatus.FAILED, failure_reason="bad")
+    got = container.documents.get_document("cr_doc", "doc_1")
+    assert got is not None and got.status is DocumentStatus.FAILED and got.failure_reason == "bad"
+    # the same content hash is claimed once per creator
+    assert container.documents.claim_content_hash("cr_doc", "abc", "doc_1") == "doc_1"
+    assert container.documents.claim_content_hash("cr_doc", "abc", "doc_2") == "doc_1"
+
+
+def test_erasing_a_user_removes_their_threads_and_nothing_else(container: Container):
+    mine = new_thread(container, user="erase-me")
+    container.threads.append_message(mine, message(container, mine, "secret"))
+    other = new_thread(container, user="keep-me")
+    container.threads.append_message(other, message(container, other, "mine"))
+
+    assert container.threads.delete_user_data("erase-me") == 2
+    assert container.threads.get_thread(mine.thread_id) is None
+    assert [m.content for m in container.threads.list_messages(other.thread_id)] == ["mine"]
