@@ -1,0 +1,179 @@
+"""Generator on Amazon Bedrock's Converse API (model-agnostic request/response shape).
+
+The request is ``system=[{"text": system}]``, the conversation history normalised so roles
+alternate and the first turn is the fan's, then a final user turn holding the numbered
+sources and the question (:func:`creator_chat.prompting.build_user_turn`). Citations are
+the ``[n]`` markers in the reply that point at a source that exists.
+
+Transient failures (throttling, service unavailable, model not ready, timeouts, connection
+errors) raise :class:`~creator_chat.errors.DependencyUnavailable` so the chat layer can queue
+the request; anything else raises a plain :class:`~creator_chat.errors.DomainError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from creator_chat.domain.models import Chunk, Generation
+from creator_chat.errors import DependencyUnavailable, DomainError
+from creator_chat.prompting import NOT_FOUND_ANSWER, build_user_turn
+
+__all__ = [
+    "TRANSIENT_ERROR_CODES",
+    "BedrockConverseGenerator",
+    "build_bedrock_runtime_client",
+    "build_messages",
+    "parse_citations",
+]
+
+#: Bedrock error codes that mean "try again later", not "this request is wrong".
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "ModelNotReadyException",
+        "ModelTimeoutException",
+        "InternalServerException",
+        "TooManyRequestsException",
+    }
+)
+
+_NETWORK_ERRORS = (
+    ReadTimeoutError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ConnectionClosedError,
+)
+
+# "[2]", "[1, 3]", "[1,2,3]"; at most three digits so years like "[2024]" are left alone.
+_MARKER_RE = re.compile(r"([ \t]*)\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+
+
+def build_bedrock_runtime_client(
+    region: str,
+    endpoint_url: str | None = None,
+    timeout_s: float = 20,
+    max_attempts: int = 3,
+) -> Any:
+    """A bedrock-runtime client with adaptive retries and bounded timeouts.
+
+    ``max_attempts`` counts every attempt, the first included (botocore's
+    ``total_max_attempts``). Retries that are still throttled surface as
+    :class:`DependencyUnavailable` from :meth:`BedrockConverseGenerator.generate`.
+    """
+    config = Config(
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
+        read_timeout=timeout_s,
+        connect_timeout=min(5.0, float(timeout_s)),
+    )
+    return boto3.client(
+        "bedrock-runtime", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+
+
+def build_messages(
+    history: Sequence[Mapping[str, str]], final_user_text: str
+) -> list[dict[str, Any]]:
+    """Converse ``messages``: history + the final user turn, roles alternating, user first.
+
+    Turns with an unknown role or no text are dropped; consecutive turns of the same role are
+    merged (one content block each); leading assistant turns are dropped.
+    """
+    messages: list[dict[str, Any]] = []
+    turns = [*history, {"role": "user", "content": final_user_text}]
+    for turn in turns:
+        role = turn.get("role", "")
+        text = turn.get("content", "").strip()
+        if role not in ("user", "assistant") or not text:
+            continue
+        if not messages and role != "user":
+            continue
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["content"].append({"text": text})
+        else:
+            messages.append({"role": role, "content": [{"text": text}]})
+    return messages
+
+
+def parse_citations(text: str, source_count: int) -> tuple[str, list[int]]:
+    """``(text, cited)``: markers for sources that do not exist are removed from the text;
+    ``cited`` is the sorted, de-duplicated source numbers that remain."""
+    cited: set[int] = set()
+
+    def _keep(match: re.Match[str]) -> str:
+        numbers = [int(part) for part in match.group(2).split(",")]
+        valid = [n for n in numbers if 1 <= n <= source_count]
+        cited.update(valid)
+        if len(valid) == len(numbers):
+            return match.group(0)
+        if not valid:
+            return ""  # with its leading space: "claim [9]." -> "claim."
+        return f"{match.group(1)}[{', '.join(str(n) for n in valid)}]"
+
+    return _MARKER_RE.sub(_keep, text).strip(), sorted(cited)
+
+
+class BedrockConverseGenerator:
+    """Answers with a Bedrock model through the Converse API."""
+
+    def __init__(self, client: Any, model_id: str, *, temperature: float = 0.2) -> None:
+        self._client = client
+        self._model_id = model_id
+        self._temperature = temperature
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def generate(
+        self,
+        *,
+        system: str,
+        history: Sequence[Mapping[str, str]],
+        question: str,
+        sources: Sequence[Chunk],
+        max_tokens: int,
+    ) -> Generation:
+        request: dict[str, Any] = {
+            "modelId": self._model_id,
+            "system": [{"text": system}],
+            "messages": build_messages(history, build_user_turn(question, sources)),
+            "inferenceConfig": {"maxTokens": max_tokens, "temperature": self._temperature},
+        }
+        try:
+            response = self._client.converse(**request)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in TRANSIENT_ERROR_CODES:
+                raise DependencyUnavailable(f"bedrock is unavailable: {code}") from exc
+            raise DomainError(f"bedrock generation failed: {code or 'unknown error'}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise DependencyUnavailable(f"bedrock timed out: {type(exc).__name__}") from exc
+
+        content = response.get("output", {}).get("message", {}).get("content", [])
+        raw = "".join(block["text"] for block in content if "text" in block).strip()
+        usage = response.get("usage", {})
+        input_tokens = int(usage.get("inputTokens", 0))
+        output_tokens = int(usage.get("outputTokens", 0))
+        text, cited = parse_citations(raw, len(sources))
+        if not text:
+            text, cited = NOT_FOUND_ANSWER, []
+        return Generation(
+            text=text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            model_id=self._model_id,
+            cited=cited,
+        )
