@@ -325,6 +325,62 @@ def ask(
         )
         deps.threads.append_message(thread, user_msg)
     _record_trending(deps, creator, question)
+    try:
+        return _answer(
+            deps,
+            caller,
+            creator,
+            thread,
+            user_msg,
+            history,
+            first_turn,
+            quota,
+            video_id,
+            mode,
+            timings,
+        )
+    except Exception:
+        # the question is stored: never leave it without an answer or a reason
+        _record_unanswered(deps, caller, thread, user_msg)
+        raise
+
+
+def _record_unanswered(deps: ChatDeps, caller: Identity, thread: Thread, question: Message) -> None:
+    try:
+        deps.threads.append_message(
+            thread,
+            Message(
+                message_id=sortable_id(deps.clock.now()),
+                thread_id=thread.thread_id,
+                user_id=caller.user_id,
+                creator_id=thread.creator_id,
+                role="assistant",
+                content="",
+                created_at=int(deps.clock.now()),
+                status=MessageStatus.FAILED,
+                reply_to=question.message_id,
+                failure_reason="Something went wrong while answering. Please ask again.",
+            ),
+        )
+        count("ChatFailed")
+    except Exception:
+        logger.exception("could not record the failed answer")
+
+
+def _answer(
+    deps: ChatDeps,
+    caller: Identity,
+    creator: Creator,
+    thread: Thread,
+    user_msg: Message,
+    history: list[Message],
+    first_turn: bool,
+    quota: QuotaDecision,
+    video_id: str | None,
+    mode: str,
+    timings: dict[str, float],
+) -> ChatResult:
+    question = user_msg.content
     profile = deps.usage.get_profile(caller.user_id)
     answer_id = sortable_id(deps.clock.now())
     result = ChatResult(
