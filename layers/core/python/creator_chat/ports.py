@@ -191,6 +191,17 @@ class VectorIndex(Protocol):
     ) -> list[SearchHit]:
         """Hybrid (k-NN + keyword) search; scores are normalised to [0, 1], best first."""
         ...
+    def search_with_similarity(
+        self,
+        creator_id: str,
+        vector: Sequence[float],
+        query_text: str,
+        *,
+        top_k: int,
+        video_id: str | None = None,
+    ) -> list[tuple[SearchHit, float]]:
+        """Like ``search``, each hit paired with its raw cosine to the query (for a floor)."""
+        ...
 
     def chunks_for_video(self, creator_id: str, video_id: str, *, limit: int) -> list[Chunk]: ...
     def count(self, creator_id: str, document_id: str | None = None) -> int: ...

@@ -1,0 +1,197 @@
+"""LocalVectorIndex: tenancy, persistence, replace/delete, filters, hybrid scoring, threads."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from creator_chat.adapters.local_index import LocalVectorIndex
+from creator_chat.domain.models import Chunk
+from creator_chat.errors import InvalidInput
+from creator_chat.ports import VectorIndex
+
+DIM = 16
+
+
+def unit(seed: int) -> list[float]:
+    vec = np.random.default_rng(seed).normal(size=DIM)
+    return [float(x) for x in vec / np.linalg.norm(vec)]
+
+
+def chunk(
+    creator: str,
+    cid: str,
+    text: str,
+    *,
+    doc: str = "d1",
+    video: str | None = None,
+    start_s: float | None = None,
+) -> Chunk:
+    return Chunk(cid, creator, doc, text, title="T", video_id=video, start_s=start_s)
+
+
+def test_identical_text_never_crosses_creators() -> None:
+    index: VectorIndex = LocalVectorIndex(None)
+    same_text, same_vec = "how I light my studio", unit(1)
+    index.upsert("alice", [chunk("alice", "c1", same_text)], [same_vec])
+    index.upsert("bob", [chunk("bob", "c1", same_text)], [same_vec])
+
+    for creator in ("alice", "bob"):
+        hits = index.search(creator, same_vec, same_text, top_k=10)
+        assert [h.chunk.creator_id for h in hits] == [creator]
+    assert index.search("carol", same_vec, same_text, top_k=10) == []
+    assert index.count("carol") == 0
+
+
+def test_upsert_rejects_a_chunk_of_another_creator() -> None:
+    index = LocalVectorIndex(None)
+    with pytest.raises(InvalidInput):
+        index.upsert("alice", [chunk("bob", "c1", "x")], [unit(1)])
+
+
+def test_data_survives_a_restart(tmp_path: Path) -> None:
+    LocalVectorIndex(tmp_path).upsert(
+        "alice",
+        [chunk("alice", "c1", "lighting"), chunk("alice", "c2", "audio")],
+        [unit(1), unit(2)],
+    )
+
+    reopened = LocalVectorIndex(tmp_path)
+    assert reopened.count("alice") == 2
+    assert reopened.search("alice", unit(2), "", top_k=1)[0].chunk.chunk_id == "c2"
+    assert reopened.count("bob") == 0
+    assert not list(tmp_path.rglob(".tmp-*"))  # atomic writes leave no temp files
+
+
+def test_upsert_replaces_an_existing_chunk_id(tmp_path: Path) -> None:
+    index = LocalVectorIndex(tmp_path)
+    index.upsert("alice", [chunk("alice", "c1", "old words")], [unit(1)])
+    index.upsert("alice", [chunk("alice", "c1", "new words")], [unit(2)])
+
+    assert index.count("alice") == 1
+    hit = index.search("alice", unit(2), "new", top_k=5)[0]
+    assert hit.chunk.text == "new words"
+    assert hit.score == pytest.approx(1.0)  # new vector and the only keyword match
+    # the old words left the keyword index: only the dense part (0.7 * cosine 1.0) remains
+    assert index.search("alice", unit(2), "old", top_k=5)[0].score == pytest.approx(0.7)
+    assert LocalVectorIndex(tmp_path).search("alice", unit(2), "", top_k=1)[0].chunk.text == (
+        "new words"
+    )
+
+
+def test_replace_document_swaps_its_chunks_and_keeps_others(tmp_path: Path) -> None:
+    index = LocalVectorIndex(tmp_path)
+    index.upsert(
+        "alice",
+        [chunk("alice", "a", "old a", doc="d1"), chunk("alice", "b", "old b", doc="d1"),
+         chunk("alice", "z", "other", doc="d2")],
+        [unit(1), unit(2), unit(3)],
+    )  # fmt: skip
+
+    index.replace_document("alice", "d1", [chunk("alice", "b", "new b", doc="d1")], [unit(4)])
+
+    reopened = LocalVectorIndex(tmp_path)
+    assert (reopened.count("alice", "d1"), reopened.count("alice", "d2")) == (1, 1)
+    assert reopened.search("alice", unit(4), "", top_k=1)[0].chunk.text == "new b"
+    with pytest.raises(InvalidInput):
+        index.replace_document("alice", "d1", [chunk("alice", "q", "x", doc="d2")], [unit(5)])
+
+
+def test_delete_document_removes_only_that_document(tmp_path: Path) -> None:
+    index = LocalVectorIndex(tmp_path)
+    index.upsert(
+        "alice",
+        [
+            chunk("alice", "a", "x", doc="d1"),
+            chunk("alice", "b", "y", doc="d1"),
+            chunk("alice", "c", "z", doc="d2"),
+        ],
+        [unit(1), unit(2), unit(3)],
+    )
+    index.upsert("bob", [chunk("bob", "a", "x", doc="d1")], [unit(1)])
+
+    assert index.delete_document("alice", "d1") == 2
+    assert index.delete_document("alice", "d1") == 0
+    assert (index.count("alice"), index.count("alice", "d2"), index.count("bob", "d1")) == (1, 1, 1)
+    assert [h.chunk.chunk_id for h in index.search("alice", unit(1), "x", top_k=5)] == ["c"]
+    assert LocalVectorIndex(tmp_path).count("alice") == 1
+
+
+def test_video_filter_and_chunks_for_video_in_playback_order() -> None:
+    index = LocalVectorIndex(None)
+    index.upsert(
+        "alice",
+        [
+            chunk("alice", "late", "mic", video="v1", start_s=60.0),
+            chunk("alice", "early", "mic", video="v1", start_s=5.0),
+            chunk("alice", "other", "mic", video="v2", start_s=0.0),
+        ],
+        [unit(1), unit(2), unit(3)],
+    )
+
+    hits = index.search("alice", unit(3), "mic", top_k=5, video_id="v1")
+    assert {h.chunk.chunk_id for h in hits} == {"late", "early"}
+    assert [c.chunk_id for c in index.chunks_for_video("alice", "v1", limit=5)] == ["early", "late"]
+    assert [c.chunk_id for c in index.chunks_for_video("alice", "v1", limit=1)] == ["early"]
+    assert index.chunks_for_video("bob", "v1", limit=5) == []
+    assert index.search("alice", unit(3), "mic", top_k=5, video_id="nope") == []
+
+
+def test_exact_keyword_match_outranks_unrelated_chunks_with_equal_vectors() -> None:
+    index = LocalVectorIndex(None)
+    texts = [
+        "my favourite shotgun microphone is the rode ntg",
+        "colour grading in resolve",
+        "editing on a laptop",
+        "thumbnails that get clicks",
+    ]
+    vec = unit(7)  # every chunk equally close: only the keyword part can separate them
+    index.upsert("alice", [chunk("alice", f"c{i}", t) for i, t in enumerate(texts)], [vec] * 4)
+
+    pairs = index.search_with_similarity("alice", vec, "which shotgun microphone?", top_k=4)
+    hits = [h for h, _ in pairs]
+    assert hits[0].chunk.chunk_id == "c0"
+    assert hits[0].score > hits[1].score
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(cos == pytest.approx(1.0, abs=1e-5) for _, cos in pairs)  # raw cosine exposed
+
+
+def test_score_keeps_absolute_cosine_so_a_floor_is_meaningful() -> None:
+    index = LocalVectorIndex(None)
+    base = np.array(unit(1))
+    orthogonal = np.array(unit(2)) - base * float(np.dot(unit(2), base))
+    orthogonal /= np.linalg.norm(orthogonal)
+    index.upsert("alice", [chunk("alice", "c1", "unrelated")], [orthogonal.tolist()])
+
+    [hit] = index.search("alice", base.tolist(), "nothing matches", top_k=1)
+    assert hit.score == pytest.approx(0.0, abs=1e-5)  # the best hit, but not relevant
+
+
+def test_concurrent_upserts_and_searches(tmp_path: Path) -> None:
+    index = LocalVectorIndex(tmp_path)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            creator = f"creator-{n % 3}"
+            for i in range(20):
+                cid = f"t{n}-{i}"
+                index.upsert(creator, [chunk(creator, cid, f"word{i}", doc=f"d{n}")], [unit(i)])
+                hits = index.search(creator, unit(i), f"word{i}", top_k=3)
+                assert all(h.chunk.creator_id == creator for h in hits)
+            index.delete_document(creator, f"d{n}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert sum(index.count(f"creator-{k}") for k in range(3)) == 0
+    assert LocalVectorIndex(tmp_path).count("creator-0") == 0
