@@ -83,6 +83,7 @@ class LocalRuntime:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.gateway: LocalGateway | None = None
+        self.snapshot: Any = None
 
     @property
     def url(self) -> str:
@@ -115,6 +116,12 @@ class LocalRuntime:
             self.queue_urls = provision(
                 settings, self.declaration, visibility_timeout_s=self.visibility_timeout_s
             )
+        if self.emulator is not None and self.data_dir is not None:
+            from creator_chat.local.persistence import EmulatorSnapshot
+
+            self.snapshot = EmulatorSnapshot(settings, self.declaration, self.data_dir)
+            restored = self.snapshot.restore()
+            logger.info("restored local data", extra={"items": restored})
         reset_container()  # handler modules build theirs from the environment set above
         for fn in self.declaration.functions:
             handler = load_handler(self.functions_dir, fn.code_dir, fn.handler)
@@ -136,6 +143,11 @@ class LocalRuntime:
             )
             poller.start()
             self.pollers.append(poller)
+        if self.snapshot is not None:
+            from creator_chat.local.persistence import recover_inflight
+
+            recover_inflight(container)  # SQS messages do not survive a restart; re-queue
+            self.snapshot.start()
         if self.seed_demo:
             from creator_chat.local.demo import seed_demo_creator
 
@@ -196,5 +208,7 @@ class LocalRuntime:
             poller.stop()
         if self.gateway is not None:
             self.gateway.close()
+        if self.snapshot is not None:
+            self.snapshot.stop()
         if self.emulator is not None:
             self.emulator.stop()

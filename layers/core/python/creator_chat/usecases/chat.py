@@ -562,23 +562,38 @@ def _record_trending(deps: ChatDeps, creator: Creator, question: str) -> None:
 
 # ----------------------------------------------------------------------------- worker
 def answer_queued(deps: ChatDeps, job: dict[str, Any], *, final_attempt: bool) -> str:
-    """The chat worker: answer a pending message once; idempotent per message id."""
+    """The chat worker: answer a pending message once; idempotent per message id.
+
+    Any failure is retried by the queue; on the final attempt the message ends ``failed``
+    with a reason the fan can read (and the job goes on to the DLQ).
+    """
     thread = deps.threads.get_thread(str(job["thread_id"]))
     if thread is None or thread.user_id != job["user_id"]:
         return "gone"  # the thread expired or was erased while the job waited
     pending = deps.threads.get_message(thread.thread_id, str(job["message_id"]))
     if pending is None or pending.status is not MessageStatus.PENDING:
         return "already-done"  # a duplicate delivery
+    try:
+        return _answer_pending(deps, thread, pending)
+    except DependencyUnavailable:
+        if final_attempt:
+            _fail(deps, pending, BUSY_REASON)
+        raise
+    except Exception:
+        if final_attempt:
+            _fail(deps, pending, "Something went wrong while answering. Please ask again.")
+        raise
+
+
+def _answer_pending(deps: ChatDeps, thread: Thread, pending: Message) -> str:
     question = deps.threads.get_message(thread.thread_id, pending.reply_to or "")
     creator = deps.creators.get_creator(thread.creator_id)
     if question is None or creator is None:
         _fail(deps, pending, "The question or the creator no longer exists.")
         return "failed"
-    history = [
-        m
-        for m in deps.threads.recent_messages(thread.thread_id, deps.settings.history_messages + 2)
-        if m.message_id < question.message_id
-    ][-deps.settings.history_messages :]
+    recent = deps.threads.recent_messages(thread.thread_id, deps.settings.history_messages + 2)
+    history = [m for m in recent if m.message_id < question.message_id]
+    history = history[-deps.settings.history_messages :]
     profile = deps.usage.get_profile(thread.user_id)
     try:
         generation, sources = _generate(
@@ -586,8 +601,6 @@ def answer_queued(deps: ChatDeps, job: dict[str, Any], *, final_attempt: bool) -
         )
     except DependencyUnavailable:
         deps.generator_breaker.record_failure()
-        if final_attempt:
-            _fail(deps, pending, BUSY_REASON)
         raise  # retried after the visibility timeout; the DLQ keeps it after max receives
     deps.generator_breaker.record_success()
     pending.content, pending.status = generation.text, MessageStatus.ANSWERED

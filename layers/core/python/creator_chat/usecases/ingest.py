@@ -349,6 +349,9 @@ def process_job(deps: IngestDeps, job: Mapping[str, Any], *, final_attempt: bool
         )
         count("IngestFailed")
         return "failed"
+    except Exception as err:
+        _attempt_failed(deps, creator_id, document_id, err, "reading", final_attempt=final_attempt)
+        raise TransientIngestError(str(err)) from err
     try:
         vectors: list[list[float]] = []
         for start in range(0, len(chunks), EMBED_BATCH):
@@ -356,18 +359,32 @@ def process_job(deps: IngestDeps, job: Mapping[str, Any], *, final_attempt: bool
             vectors.extend(deps.embedder.embed([c.text for c in batch]))
         deps.index.replace_document(creator_id, document_id, chunks, vectors)
     except Exception as err:
-        logger.warning(
-            "ingest attempt failed", extra={"document_id": document_id, "error": type(err).__name__}
-        )
-        if final_attempt:
-            # the job goes to the DLQ for operators; the creator sees why, and can re-post
-            reason = f"indexing failed after retries ({type(err).__name__}); post it again"
-            deps.documents.set_status(
-                creator_id, document_id, DocumentStatus.FAILED, chunk_count=0, failure_reason=reason
-            )
-            count("IngestFailed")
+        _attempt_failed(deps, creator_id, document_id, err, "indexing", final_attempt=final_attempt)
         raise TransientIngestError(str(err)) from err
     deps.documents.set_status(creator_id, document_id, DocumentStatus.DONE, chunk_count=len(chunks))
     deps.creators.bump_content_version(creator_id)
     count("IngestChunks", len(chunks))
     return "done"
+
+
+def _attempt_failed(
+    deps: IngestDeps,
+    creator_id: str,
+    document_id: str,
+    err: Exception,
+    stage: str,
+    *,
+    final_attempt: bool,
+) -> None:
+    """A retryable failure; on the last attempt the document ends ``failed`` with the reason
+    (the job then goes on to the DLQ for operators, and the creator can post it again)."""
+    logger.warning(
+        "ingest attempt failed",
+        extra={"document_id": document_id, "stage": stage, "error": type(err).__name__},
+    )
+    if final_attempt:
+        reason = f"{stage} failed after retries ({type(err).__name__}); post it again"
+        deps.documents.set_status(
+            creator_id, document_id, DocumentStatus.FAILED, chunk_count=0, failure_reason=reason
+        )
+        count("IngestFailed")
