@@ -1,59 +1,83 @@
-"""The embedded default keeps its data in the data directory across a restart."""
+"""The local server keeps its data in the data directory across a restart.
+
+Runs ``creator-chat serve`` as a real process (moto's state lives in the process, so only a
+new process proves a restart), stops it with Ctrl-C, and starts it again on the same folder.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from creator_chat.auth import issue_dev_token
 from creator_chat.domain.models import Role, Tier
-from creator_chat.local.runtime import LocalRuntime
+from creator_chat.local.runtime import free_port
 from creator_chat.settings import Settings
 from tests.e2e.conftest import bearer, wait_for_documents
 
-
-def _runtime(data_dir: Path) -> LocalRuntime:
-    # its own emulator (not the session's), so that a restart really starts from nothing
-    return LocalRuntime(port=0, data_dir=data_dir, seed_demo=False,
-                        environ={"AWS_ENDPOINT_URL": "", "CREATOR_CHAT_ENV": "test"})
+SECRET = "restart-test-secret-0123456789abcdef0123"
 
 
-def test_threads_documents_and_index_survive_a_restart(tmp_path: Path, emulator: str):
-    import os
-
-    saved = dict(os.environ)
+@contextmanager
+def server(data_dir: Path) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CREATOR_CHAT_", "AWS_ENDPOINT"))}
+    env.update({"CREATOR_CHAT_JWT_SECRET": SECRET, "CREATOR_CHAT_ENV": "local"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "creator_chat.cli", "serve", "--port", str(port),
+         "--data-dir", str(data_dir), "--no-demo"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
     try:
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        first = _runtime(tmp_path).start()
-        settings = Settings()
-        admin = issue_dev_token(settings, user_id="admin-r", role=Role.ADMIN, tier=Tier.ENTERPRISE)
-        fan = issue_dev_token(settings, user_id="fan-r", role=Role.FAN, tier=Tier.FREE)
-        with httpx.Client(base_url=first.url, timeout=30) as api:
-            slug = f"keep-{uuid.uuid4().hex[:6]}"
-            cid = api.post("/v1/creators", json={"slug": slug, "name": "Keep"}, headers=bearer(admin)).json()["creator_id"]
-            api.post(f"/v1/creators/{cid}/documents", headers=bearer(admin), json={
-                "title": "Knots", "kind": "text",
-                "content": "A bowline knot makes a fixed loop that will not slip under load."})
-            assert wait_for_documents(api, admin, cid)[0]["status"] == "done"
-            answer = api.post(f"/v1/creators/{cid}/chat", json={"message": "Which knot makes a fixed loop?"},
-                              headers=bearer(fan)).json()
-        first.stop()
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-
-        second = _runtime(tmp_path).start()
-        with httpx.Client(base_url=second.url, timeout=30) as api:
-            threads = api.get("/v1/threads", headers=bearer(fan)).json()["threads"]
-            assert [t["thread_id"] for t in threads] == [answer["thread_id"]]
-            msgs = api.get(f"/v1/threads/{answer['thread_id']}/messages", headers=bearer(fan)).json()["messages"]
-            assert [m["role"] for m in msgs] == ["user", "assistant"]
-            docs = api.get(f"/v1/creators/{cid}/documents", headers=bearer(admin)).json()["documents"]
-            assert [d["status"] for d in docs] == ["done"]
-            hits = api.post(f"/v1/creators/{cid}/search", json={"query": "fixed loop knot"},
-                            headers=bearer(admin)).json()["results"]
-            assert hits and "bowline" in hits[0]["text"]
-        second.stop()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "server exited"
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        yield url
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the server saves its data and exits
+        proc.wait(timeout=60)
+
+
+def test_threads_documents_and_index_survive_a_restart(tmp_path: Path):
+    settings = Settings(jwt_secret=SECRET)  # type: ignore[arg-type]
+    admin = issue_dev_token(settings, user_id="admin-r", role=Role.ADMIN, tier=Tier.ENTERPRISE)
+    fan = issue_dev_token(settings, user_id="fan-r", role=Role.FAN, tier=Tier.FREE)
+    with server(tmp_path) as url, httpx.Client(base_url=url, timeout=30) as api:
+        slug = f"keep-{uuid.uuid4().hex[:6]}"
+        cid = api.post("/v1/creators", json={"slug": slug, "name": "Keep"},
+                       headers=bearer(admin)).json()["creator_id"]
+        api.post(f"/v1/creators/{cid}/documents", headers=bearer(admin), json={
+            "title": "Knots", "kind": "text",
+            "content": "A bowline knot makes a fixed loop that will not slip under load."})
+        assert wait_for_documents(api, admin, cid)[0]["status"] == "done"
+        answer = api.post(f"/v1/creators/{cid}/chat", json={"message": "Which knot makes a fixed loop?"},
+                          headers=bearer(fan)).json()
+        assert "bowline" in answer["answer"]
+
+    with server(tmp_path) as url, httpx.Client(base_url=url, timeout=30) as api:
+        threads = api.get("/v1/threads", headers=bearer(fan)).json()["threads"]
+        assert [t["thread_id"] for t in threads] == [answer["thread_id"]]
+        msgs = api.get(f"/v1/threads/{answer['thread_id']}/messages", headers=bearer(fan)).json()["messages"]
+        assert [m["content"] for m in msgs][1] == answer["answer"]
+        docs = api.get(f"/v1/creators/{cid}/documents", headers=bearer(admin)).json()["documents"]
+        assert [d["status"] for d in docs] == ["done"]
+        hits = api.post(f"/v1/creators/{cid}/search", json={"query": "fixed loop knot"},
+                        headers=bearer(admin)).json()["results"]
+        assert hits and "bowline" in hits[0]["text"]

@@ -1,0 +1,1 @@
+"""One construct per concern; ``infra_cdk.stack`` only composes them."""

@@ -1,0 +1,102 @@
+"""One stack per environment. It only composes the constructs; each concern lives in one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+from creator_chat.resources import Declaration
+
+from infra_cdk.config import INDEX_WRITERS, EnvConfig
+from infra_cdk.constructs.api import ApiConstruct
+from infra_cdk.constructs.cache import CacheConstruct
+from infra_cdk.constructs.data import DataConstruct
+from infra_cdk.constructs.functions import FunctionDependencies, FunctionsConstruct
+from infra_cdk.constructs.identity import IdentityConstruct
+from infra_cdk.constructs.observability import ObservabilityConstruct
+from infra_cdk.constructs.queues import QueuesConstruct
+from infra_cdk.constructs.search import SearchConstruct
+from infra_cdk.constructs.storage import StorageConstruct
+
+
+class CreatorChatStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvConfig,
+        declaration: Declaration,
+        repo_root: Path,
+        deps_layer_dir: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            id,
+            stack_name=config.stack_name,
+            description=f"creator-chat ({config.name}): multi-tenant RAG chat",
+            termination_protection=config.is_prod,
+            **kwargs,
+        )
+        config.check_against(declaration)
+
+        data = DataConstruct(self, "Data", declaration=declaration, config=config)
+        queues = QueuesConstruct(self, "Queues", declaration=declaration, config=config)
+        storage = StorageConstruct(self, "Storage", declaration=declaration, config=config)
+        cache = CacheConstruct(self, "Cache", config=config)
+        search = SearchConstruct(
+            self,
+            "Search",
+            config=config,
+            vpc=cache.vpc,
+            subnet_ids=cache.subnet_ids,
+            security_group=cache.endpoint_security_group,
+        )
+        identity = IdentityConstruct(self, "Identity", config=config)
+        functions = FunctionsConstruct(
+            self,
+            "Functions",
+            declaration=declaration,
+            config=config,
+            dependencies=FunctionDependencies(
+                tables=data.tables,
+                queues=queues.queues,
+                buckets=storage.buckets,
+                search=search,
+                cache=cache,
+                identity=identity,
+            ),
+            repo_root=repo_root,
+            deps_layer_dir=deps_layer_dir,
+        )
+        index_users = {
+            f.name: functions.roles[f.name] for f in declaration.functions if f.uses_index
+        }
+        search.grant_data_access(
+            readers={n: r for n, r in index_users.items() if n not in INDEX_WRITERS},
+            writers={n: r for n, r in index_users.items() if n in INDEX_WRITERS},
+        )
+        api = ApiConstruct(
+            self, "Api", declaration=declaration, config=config, handlers=functions.aliases
+        )
+        observability = ObservabilityConstruct(
+            self,
+            "Observability",
+            declaration=declaration,
+            config=config,
+            http_api=api.http_api,
+            functions=functions.functions,
+            queues=queues.queues,
+            dead_letter_queues=queues.dead_letter_queues,
+            tables=data.tables,
+        )
+
+        CfnOutput(self, "ApiUrl", value=api.url)
+        CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=identity.client.user_pool_client_id)
+        CfnOutput(self, "JwtIssuer", value=identity.issuer)
+        CfnOutput(self, "AlarmTopicArn", value=observability.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=observability.dashboard.dashboard_name)

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Build the third-party dependency Lambda layer without Docker.
+
+pip downloads prebuilt wheels for the Lambda platform (Linux arm64, CPython 3.12) and
+unpacks them into ``<out>/python`` (the layer layout). The packages are the runtime group,
+``[project].dependencies`` in pyproject.toml, less boto3/botocore, which the Lambda
+runtime provides. Source distributions are refused (``--only-binary=:all:``): a package
+without an aarch64 wheel fails the build instead of being compiled for this machine.
+
+    python layers/build_deps.py                 # → build/deps-layer/python
+    python layers/build_deps.py --out /tmp/deps
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "build" / "deps-layer"
+PYTHON_VERSION = "3.12"  # = RUNTIME in infra_cdk/constructs/functions.py
+# Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): any of these wheels loads.
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
+# Provided by the Lambda runtime; shipping our own would only grow the layer.
+PROVIDED_BY_LAMBDA = frozenset({"boto3", "botocore", "s3transfer"})
+# Lambda's limit for a function plus all its layers, unzipped.
+LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def canonical_name(requirement: str) -> str:
+    """PEP 503 name of a requirement string (``PyJWT[crypto]>=2.9`` → ``pyjwt``)."""
+    match = _NAME.match(requirement)
+    if not match:
+        raise ValueError(f"not a requirement: {requirement!r}")
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower()
+
+
+def runtime_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The runtime group of ``pyproject``, without what Lambda already provides."""
+    project = tomllib.loads(pyproject.read_text())["project"]
+    return [
+        requirement
+        for requirement in project.get("dependencies", [])
+        if canonical_name(requirement) not in PROVIDED_BY_LAMBDA
+    ]
+
+
+def pip_command(requirements: Sequence[str], target: Path) -> list[str]:
+    platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-warn-conflicts",  # the host environment is not the layer
+        *platforms,
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--no-compile",  # this machine's .pyc files would not match the Lambda Python
+        "--target",
+        str(target),
+        *requirements,
+    ]
+
+
+def _prune(site: Path) -> None:
+    """Drop what Lambda provides (if pulled in transitively), scripts, man pages, caches."""
+    for path in list(site.iterdir()):
+        name = path.name.split("-", 1)[0].lower() if path.suffix == ".dist-info" else path.name
+        if name.replace("_", "-") in PROVIDED_BY_LAMBDA or path.name in {
+            "bin",
+            "share",
+            "__pycache__",
+        }:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for cache in site.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def build(out: Path, requirements: Sequence[str]) -> Path:
+    """Install ``requirements`` into ``out/python``; returns that folder."""
+    site = out / "python"
+    if out.exists():
+        shutil.rmtree(out)
+    site.mkdir(parents=True)
+    subprocess.run(pip_command(requirements, site), check=True)  # noqa: S603 (our own argv)
+    _prune(site)
+    size = _size(site)
+    if size > LAMBDA_UNZIPPED_LIMIT_BYTES:
+        raise SystemExit(f"layer is {size / 2**20:.0f} MiB unzipped, over Lambda's 250 MiB")
+    print(f"dependency layer: {site} ({size / 2**20:.1f} MiB unzipped)")
+    return site
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="layer folder")
+    parser.add_argument(
+        "--pyproject", type=Path, default=REPO_ROOT / "pyproject.toml", help="pyproject.toml"
+    )
+    args = parser.parse_args(argv)
+    requirements = runtime_requirements(args.pyproject)
+    print("runtime requirements:", " ".join(requirements))
+    build(args.out, requirements)
+
+
+if __name__ == "__main__":
+    main()
