@@ -1,7 +1,8 @@
 """Lambda authorizer for the HTTP API (payload 2.0, simple responses).
 
-Denies by returning ``isAuthorized: false`` — never by raising, which API Gateway would
-count as an authorizer error (500). Never logs the token.
+Verifies the JWT (JWKS for Cognito, HS256 locally), maps it to an identity, and checks the
+token's session has not been revoked. Denies by returning ``isAuthorized: false`` — never by
+raising, which API Gateway would count as an authorizer error (500). Never logs the token.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from creator_chat.auth import TokenVerifier
-from creator_chat.errors import Unauthorized
-from creator_chat.observability import lambda_entry, logger
-from creator_chat.settings import Settings
+from creator_chat.container import container_from_env
+from creator_chat.errors import DomainError
+from creator_chat.observability import count, lambda_entry, logger
+from creator_chat.usecases.sessions import ensure_session
 
-verifier = TokenVerifier(Settings())
+container = container_from_env()
+verifier = TokenVerifier(container.settings)
 MAX_TOKEN_CHARS = 8192
 DENY: dict[str, Any] = {"isAuthorized": False}
 
@@ -34,12 +37,23 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return DENY
     try:
         who = verifier.verify(token)
-    except Unauthorized as err:
-        logger.info("denied", extra={"reason": err.message, "route": event.get("routeKey")})
+        session = ensure_session(
+            container.sessions, container.clock, token, who, ttl_s=container.settings.session_ttl_s
+        )
+    except DomainError as err:
+        logger.info("denied", extra={"reason": err.code, "route": event.get("routeKey")})
+        count("AuthDenied")
         return DENY
-    ctx: dict[str, Any] = {"user_id": who.user_id, "role": who.role.value, "tier": who.tier.value}
+    if session is None:
+        logger.info("denied", extra={"reason": "session_revoked", "route": event.get("routeKey")})
+        count("AuthDenied")
+        return DENY
+    ctx: dict[str, Any] = {
+        "user_id": who.user_id,
+        "role": who.role.value,
+        "tier": who.tier.value,
+        "session_id": session.session_id,
+    }
     if who.creator_id:
         ctx["creator_id"] = who.creator_id
-    if who.session_id:
-        ctx["session_id"] = who.session_id
     return {"isAuthorized": True, "context": ctx}

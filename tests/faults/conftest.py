@@ -42,8 +42,10 @@ class Provisioned:
     queue_urls: dict[str, str]  # logical name (and "<name>-dlq") -> URL
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def provisioned(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Provisioned:
+    """Fresh tables and queues per test: every ledger starts from zero (and SQS allows one
+    PurgeQueue a minute, so emptying shared queues is no option)."""
     s = Settings(
         resource_prefix=f"f{uuid.uuid4().hex[:8]}",
         jwt_secret="faults-secret",
@@ -52,12 +54,12 @@ def provisioned(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Prov
     return Provisioned(s, provision(s, visibility_timeout_s=VISIBILITY_S))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def settings(provisioned: Provisioned) -> Settings:
     return provisioned.settings
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def queue_urls(provisioned: Provisioned) -> dict[str, str]:
     return provisioned.queue_urls
 
@@ -75,16 +77,6 @@ def container(settings: Settings, clock: FixedClock) -> Iterator[Container]:
 @pytest.fixture
 def sqs(container: Container) -> Any:
     return container.aws.client("sqs")
-
-
-@pytest.fixture(autouse=True)
-def _empty_queues(provisioned: Provisioned, emulator: str) -> None:
-    """Each test starts with empty queues and DLQs (the module shares them)."""
-    from creator_chat.adapters.aws import AwsClients
-
-    client = AwsClients(provisioned.settings).client("sqs")
-    for url in provisioned.queue_urls.values():
-        client.purge_queue(QueueUrl=url)
 
 
 # ------------------------------------------------------------------------------ fakes

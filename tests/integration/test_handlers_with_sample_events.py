@@ -60,8 +60,11 @@ def test_authorizer_allows_a_valid_token_and_denies_without_raising(handlers: di
     ev = event("authorizer_request.json")
     ev["headers"]["authorization"] = f"Bearer {tok}"
     allowed = handlers["authorizer"](ev, ctx("authorizer"))
-    assert allowed == {"isAuthorized": True,
-                       "context": {"user_id": "fan-1", "role": "fan", "tier": "premium"}}
+    assert allowed["isAuthorized"] is True
+    context = allowed["context"]
+    assert {k: context[k] for k in ("user_id", "role", "tier")} == {
+        "user_id": "fan-1", "role": "fan", "tier": "premium"}
+    assert context["session_id"].startswith("ses_") and tok not in str(allowed)
     ev["headers"]["authorization"] = "Bearer " + tok[:-4] + "AAAA"
     assert handlers["authorizer"](ev, ctx("authorizer")) == {"isAuthorized": False}
     ev["headers"].pop("authorization")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -14,23 +13,47 @@ from creator_chat.settings import Settings
 
 DEV_TOKEN_TTL_S = 12 * 3600
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
+ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
 
 
-@dataclass(frozen=True)
 class TokenVerifier:
-    """Checks signature, ``exp``/``nbf``/``iat`` (with explicit leeway), ``iss`` and ``aud``."""
+    """Verifies a JWT: signature, ``exp``/``nbf``/``iat`` with a small explicit leeway,
+    ``iss``, ``aud`` and the required claims.
 
-    settings: Settings
+    - RS256/ES256 against a JWKS URL (Cognito in AWS). PyJWT's ``PyJWKClient`` fetches the
+      key set once per container, caches it, and fetches again when a token names an
+      unknown ``kid`` (key rotation).
+    - HS256 with the shared secret from settings (local and dev only).
+    The accepted algorithms are pinned here, never taken from the token.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwks: jwt.PyJWKClient | None = None
+        if settings.jwks_url:
+            self._jwks = jwt.PyJWKClient(
+                settings.jwks_url,
+                cache_keys=True,
+                lifespan=3600,
+                timeout=3,
+                cooldown_duration=settings.jwks_refresh_cooldown_s,
+            )
 
     def verify(self, token: str) -> Identity:
-        secret = self.settings.jwt_secret
-        if secret is None:
-            raise Unauthorized("no verification key configured")
         try:
+            header = jwt.get_unverified_header(token)
+            alg = header.get("alg")
+            if self._jwks is not None and alg in ASYMMETRIC_ALGORITHMS:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ASYMMETRIC_ALGORITHMS
+            elif self.settings.jwt_secret is not None and alg == "HS256":
+                key, algorithms = self.settings.jwt_secret.get_secret_value(), ["HS256"]
+            else:
+                raise Unauthorized("unsupported token")
             claims = jwt.decode(
                 token,
-                secret.get_secret_value(),
-                algorithms=["HS256"],  # pinned: never trust the token's own "alg"
+                key,
+                algorithms=algorithms,
                 audience=self.settings.jwt_audience,
                 issuer=self.settings.jwt_issuer,
                 leeway=self.settings.jwt_leeway_s,
@@ -43,12 +66,13 @@ class TokenVerifier:
 
 def identity_from_claims(claims: dict[str, Any]) -> Identity:
     """Map token claims to an Identity; unknown roles or tiers are refused."""
+    # Cognito puts custom attributes under "custom:"; dev tokens use plain names.
     try:
-        role = Role(claims.get("role", "fan"))
-        tier = Tier(claims.get("tier", "free"))
+        role = Role(claims.get("role", claims.get("custom:role", "fan")))
+        tier = Tier(claims.get("tier", claims.get("custom:tier", "free")))
     except ValueError as err:
         raise Unauthorized("unknown role or tier") from err
-    creator_id = claims.get("creator_id")
+    creator_id = claims.get("creator_id", claims.get("custom:creator_id"))
     if role is Role.CREATOR and not creator_id:
         raise Unauthorized("creator token without creator_id")
     user_id = str(claims["sub"])

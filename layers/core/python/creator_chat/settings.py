@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "creator-chat"
     jwks_url: str | None = None  # RS256/ES256 (Cognito) in AWS
     jwt_leeway_s: int = 30
+    # a token naming an unknown key refetches the JWKS at most this often (a flood of random
+    # kids must not turn into a flood of fetches)
+    jwks_refresh_cooldown_s: float = 30.0
     session_ttl_s: int = 24 * 3600
 
     # Conversations

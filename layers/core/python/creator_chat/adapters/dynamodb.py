@@ -487,7 +487,12 @@ class DynamoSessionStore(_TableAdapter):
     """Table ``sessions``: one item per session, ``expires_at`` = created + 24 h."""
 
     def put_session(self, session: Session) -> None:
-        self._put(asdict(session), ConditionExpression="attribute_not_exists(session_id)")
+        try:
+            self._put(asdict(session), ConditionExpression="attribute_not_exists(session_id)")
+        except ClientError as err:
+            if _is_conditional_failure(err):
+                raise Conflict("session exists") from err
+            raise
 
     def get_session(self, session_id: str) -> Session | None:
         item = self._get({"session_id": session_id})
@@ -562,7 +567,7 @@ class DynamoRateLimiter(_TableAdapter):
         keys = [
             {"key": i["key"]}
             for i in self._scan_all(
-                FilterExpression=Attr("key").begins_with(f"{user_id}#"),
+                FilterExpression=Attr("key").begins_with(f"chat:{user_id}#"),
                 ProjectionExpression="#k",
                 ExpressionAttributeNames={"#k": "key"},
             )
@@ -729,6 +734,12 @@ class DynamoAuditLog(_TableAdapter):
             "expires_at": entry.at + AUDIT_RETENTION_S,
         }
         self._put(item)
+
+    def delete_actor(self, actor_id: str) -> int:
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._query_all(
+            KeyConditionExpression=Key("pk").eq(f"ACTOR#{actor_id}"))]
+        self._delete_keys(keys)
+        return len(keys)
 
     def entries_for(self, actor_id: str) -> list[AuditEntry]:
         items = self._query_all(KeyConditionExpression=Key("pk").eq(f"ACTOR#{actor_id}"))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from creator_chat.api.common import Caller, ContainerFactory, install_error_handlers
+from creator_chat.api.common import Caller, ContainerFactory, install_error_handlers, request_id
 from creator_chat.api.common import ContainerDep as C
 from creator_chat.api.schemas import (
     ChatIn,
@@ -34,6 +34,8 @@ from creator_chat.container import Container
 from creator_chat.domain.models import FanProfile, MessageStatus, Tier
 from creator_chat.errors import NotFound
 from creator_chat.usecases import chat as chat_uc
+from creator_chat.usecases import privacy
+from creator_chat.usecases import sessions as session_uc
 from creator_chat.usecases.chat import ChatDeps, ChatSettings
 from creator_chat.usecases import creators as creator_uc
 from creator_chat.usecases import threads as thread_uc
@@ -97,17 +99,27 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
     def list_messages(
         thread_id: str, c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> MessageList:
-        msgs = thread_uc.list_messages(c.threads, caller, thread_id, limit=limit)
+        msgs = thread_uc.list_messages(
+            c.threads, caller, thread_id, limit=limit, auditor=thread_uc.Auditor(c.audit, c.clock)
+        )
         return MessageList(messages=[MessageOut.of(m) for m in msgs])
 
     @app.get(
         "/v1/threads/{thread_id}/messages/{message_id}", tags=["threads"], response_model=MessageOut
     )
     def get_message(thread_id: str, message_id: str, c: C, caller: Caller) -> MessageOut:
-        return MessageOut.of(thread_uc.get_message(c.threads, caller, thread_id, message_id))
+        auditor = thread_uc.Auditor(c.audit, c.clock)
+        return MessageOut.of(
+            thread_uc.get_message(c.threads, caller, thread_id, message_id, auditor)
+        )
 
     _chat_routes(app)
     return app
+
+
+# API Gateway caches an authorizer's answer per token this long (see infra_cdk): a revoked
+# session is refused by the authorizer at most this many seconds later.
+AUTHORIZER_CACHE_TTL_S = 60
 
 
 def chat_deps(c: Container) -> ChatDeps:
@@ -212,6 +224,38 @@ def _chat_routes(app: FastAPI) -> None:
     def feedback(message_id: str, body: FeedbackIn, c: C, caller: Caller) -> Response:
         chat_uc.give_feedback(chat_deps(c), caller, message_id, body.rating, body.comment)
         return Response(status_code=204)
+
+    @app.get("/v1/sessions", tags=["me"])
+    def sessions(c: C, caller: Caller) -> dict[str, object]:
+        return {
+            "current": caller.session_id,
+            "sessions": [vars(x) for x in session_uc.list_sessions(c.sessions, caller)],
+        }
+
+    @app.post("/v1/sessions", tags=["me"], status_code=201)
+    def create_session(c: C, caller: Caller) -> dict[str, object]:
+        # the authorizer creates a token's session on first use: this names it
+        current = c.sessions.get_session(caller.session_id or "")
+        if current is None:
+            raise NotFound("no session for this token")
+        return vars(current)
+
+    @app.delete("/v1/sessions/{session_id}", tags=["me"])
+    def revoke_session(session_id: str, c: C, caller: Caller) -> dict[str, object]:
+        session_uc.revoke(c.sessions, caller, session_id)
+        return {
+            "revoked": True,
+            "session_id": session_id,
+            "effective_within_s": AUTHORIZER_CACHE_TTL_S,
+        }
+
+    @app.get("/v1/me/export", tags=["me"])
+    def export(c: C, caller: Caller, request: Request) -> dict[str, object]:
+        return privacy.export_user_data(c, caller, request_id(request))
+
+    @app.delete("/v1/me", tags=["me"])
+    def erase(c: C, caller: Caller, request: Request) -> dict[str, object]:
+        return privacy.erase_user_data(c, caller, request_id(request))
 
     @app.get("/v1/creators/{creator_id}/trending", tags=["creators"], response_model=TrendingOut)
     def trending(

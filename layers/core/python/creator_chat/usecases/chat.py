@@ -58,7 +58,7 @@ from creator_chat.ports import (
     VectorIndex,
 )
 from creator_chat.prompting import NOT_FOUND_ANSWER, build_system_prompt, fit_to_budget
-from creator_chat.usecases.threads import own_thread
+from creator_chat.usecases.threads import Auditor, own_thread
 
 BUSY_REASON = "The assistant was too busy to answer this in time. Please ask again."
 CONTEXT_TTL_S = 3600
@@ -267,7 +267,7 @@ def _thread_for(
     deps: ChatDeps, caller: Identity, creator: Creator, thread_id: str | None, title: str
 ) -> Thread:
     if thread_id:
-        thread = own_thread(deps.threads, caller, thread_id)
+        thread = own_thread(deps.threads, caller, thread_id, Auditor(deps.audit, deps.clock))
         if thread.creator_id != creator.creator_id:
             raise NotFound("thread not found")  # a thread is bound to one creator
         return thread

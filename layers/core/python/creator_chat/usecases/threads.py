@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
-from creator_chat.domain.models import Identity, Message, Thread
+from dataclasses import dataclass
+
+from creator_chat.domain.models import AuditEntry, Identity, Message, Thread
 from creator_chat.errors import NotFound
-from creator_chat.ports import ThreadStore
+from creator_chat.ports import AuditLog, Clock, ThreadStore
+
+
+@dataclass(frozen=True)
+class Auditor:
+    """Records refused cross-tenant attempts."""
+
+    log: AuditLog
+    clock: Clock
+
+    def denied(self, caller: Identity, action: str, target: str) -> None:
+        self.log.record(
+            AuditEntry(
+                actor_id=caller.user_id,
+                action=action,
+                target=target,
+                outcome="denied",
+                request_id="",
+                at=int(self.clock.now()),
+            )
+        )
 
 
 def list_threads(store: ThreadStore, caller: Identity, *, limit: int = 50) -> list[Thread]:
@@ -12,24 +34,41 @@ def list_threads(store: ThreadStore, caller: Identity, *, limit: int = 50) -> li
     return store.list_threads(caller.user_id, limit=limit)
 
 
-def own_thread(store: ThreadStore, caller: Identity, thread_id: str) -> Thread:
+def own_thread(
+    store: ThreadStore, caller: Identity, thread_id: str, auditor: Auditor | None = None
+) -> Thread:
     """The thread if it is the caller's. Another user's thread is "not found", so that
-    thread ids cannot be probed."""
+    thread ids cannot be probed; the attempt is audited."""
     thread = store.get_thread(thread_id)
-    if thread is None or thread.user_id != caller.user_id:
+    if thread is None:
+        raise NotFound("thread not found")
+    if thread.user_id != caller.user_id:
+        if auditor is not None:
+            auditor.denied(caller, "thread.read", thread_id)
         raise NotFound("thread not found")
     return thread
 
 
 def list_messages(
-    store: ThreadStore, caller: Identity, thread_id: str, *, limit: int = 100
+    store: ThreadStore,
+    caller: Identity,
+    thread_id: str,
+    *,
+    limit: int = 100,
+    auditor: Auditor | None = None,
 ) -> list[Message]:
-    own_thread(store, caller, thread_id)
+    own_thread(store, caller, thread_id, auditor)
     return store.list_messages(thread_id, limit=limit)
 
 
-def get_message(store: ThreadStore, caller: Identity, thread_id: str, message_id: str) -> Message:
-    own_thread(store, caller, thread_id)
+def get_message(
+    store: ThreadStore,
+    caller: Identity,
+    thread_id: str,
+    message_id: str,
+    auditor: Auditor | None = None,
+) -> Message:
+    own_thread(store, caller, thread_id, auditor)
     message = store.get_message(thread_id, message_id)
     if message is None:
         raise NotFound("message not found")
