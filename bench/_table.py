@@ -15,8 +15,10 @@ def pct(values: Sequence[float], p: float) -> float:
 
 
 def row(name: str, values: Sequence[float], unit: str = "ms") -> str:
-    return (f"{name:<44} {min(values):>9.2f} {statistics.median(values):>9.2f} "
-            f"{pct(values, 99):>9.2f} {len(values):>6}  {unit}")
+    return (
+        f"{name:<44} {min(values):>9.2f} {statistics.median(values):>9.2f} "
+        f"{pct(values, 99):>9.2f} {len(values):>6}  {unit}"
+    )
 
 
 def header(title: str) -> str:

@@ -17,16 +17,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _table import header, row  # noqa: E402
-
-import creator_chat.local  # noqa: E402,F401  (quiet Powertools before it is imported)
-from creator_chat.api.chat_app import chat_deps  # noqa: E402
-from creator_chat.auth import issue_dev_token  # noqa: E402
-from creator_chat.container import container_from_env  # noqa: E402
-from creator_chat.domain.models import Identity, Role, Tier  # noqa: E402
-from creator_chat.local.runtime import LocalRuntime  # noqa: E402
-from creator_chat.settings import Settings  # noqa: E402
-from creator_chat.usecases import chat as chat_uc  # noqa: E402
+import creator_chat.local  # noqa: F401  (quiet Powertools before it is imported)
+from _table import header, row
+from creator_chat.api.chat_app import chat_deps
+from creator_chat.auth import issue_dev_token
+from creator_chat.container import container_from_env
+from creator_chat.domain.models import Identity, Role, Tier
+from creator_chat.local.runtime import LocalRuntime
+from creator_chat.settings import Settings
+from creator_chat.usecases import chat as chat_uc
 
 DEMO = "cr_bench-shot"
 
@@ -48,8 +47,12 @@ def main() -> int:
     admin = issue_dev_token(settings, user_id="bench-admin", role=Role.ADMIN, tier=Tier.ENTERPRISE)
     client = httpx.Client(base_url=rt.url, headers={"Authorization": f"Bearer {admin}"}, timeout=30)
     wait_ready(client)
-    questions = [q["question"] for q in json.loads(
-        (resources.files("creator_chat") / "demo" / "questions.json").read_text())["questions"]]
+    questions = [
+        q["question"]
+        for q in json.loads(
+            (resources.files("creator_chat") / "demo" / "questions.json").read_text()
+        )["questions"]
+    ]
 
     for _ in range(20):  # warm up: models loaded, connections open
         client.get("/v1/creators")
@@ -64,18 +67,28 @@ def main() -> int:
     # chat over HTTP: distinct questions per user (no response cache), enterprise quota
     http_chat, cached = [], []
     for i in range(args.n):
-        tok = issue_dev_token(settings, user_id=f"bench-fan-{i}", role=Role.FAN, tier=Tier.ENTERPRISE)
+        tok = issue_dev_token(
+            settings, user_id=f"bench-fan-{i}", role=Role.FAN, tier=Tier.ENTERPRISE
+        )
         q = f"{questions[i % len(questions)]} (variant {i})"
         t = time.perf_counter()
-        r = client.post(f"/v1/creators/{DEMO}/chat", json={"message": q},
-                        headers={"Authorization": f"Bearer {tok}"})
+        r = client.post(
+            f"/v1/creators/{DEMO}/chat",
+            json={"message": q},
+            headers={"Authorization": f"Bearer {tok}"},
+        )
         http_chat.append((time.perf_counter() - t) * 1000)
         assert r.status_code == 200 and not r.json()["cached"], r.text
     for i in range(args.n):
-        tok = issue_dev_token(settings, user_id=f"bench-cached-{i}", role=Role.FAN, tier=Tier.ENTERPRISE)
+        tok = issue_dev_token(
+            settings, user_id=f"bench-cached-{i}", role=Role.FAN, tier=Tier.ENTERPRISE
+        )
         t = time.perf_counter()
-        r = client.post(f"/v1/creators/{DEMO}/chat", json={"message": questions[0]},
-                        headers={"Authorization": f"Bearer {tok}"})
+        r = client.post(
+            f"/v1/creators/{DEMO}/chat",
+            json={"message": questions[0]},
+            headers={"Authorization": f"Bearer {tok}"},
+        )
         if i > 0:
             cached.append((time.perf_counter() - t) * 1000)
             assert r.json()["cached"], r.text
@@ -96,7 +109,11 @@ def main() -> int:
     print(row("total excluding the generator", totals))
     grand = sum(statistics.median(v) for s, v in steps.items() if s != "generate")
     for step, values in sorted(steps.items(), key=lambda kv: -statistics.median(kv[1])):
-        share = "" if step == "generate" else f"  ({100 * statistics.median(values) / grand:.0f}% of non-generator)"
+        share = (
+            ""
+            if step == "generate"
+            else f"  ({100 * statistics.median(values) / grand:.0f}% of non-generator)"
+        )
         print(row(f"  {step}", values) + share)
     rt.stop()
     return 0

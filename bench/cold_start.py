@@ -14,12 +14,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _table import header, row  # noqa: E402
-
-from creator_chat.local.emulator import Emulator  # noqa: E402
-from creator_chat.local.provision import provision  # noqa: E402
-from creator_chat.resources import DECLARATION  # noqa: E402
-from creator_chat.settings import Settings  # noqa: E402
+from _table import header, row
+from creator_chat.local.emulator import Emulator
+from creator_chat.local.provision import provision
+from creator_chat.resources import DECLARATION
+from creator_chat.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +36,9 @@ def measure(code: str, env: dict[str, str], runs: int) -> list[float]:
     out = []
     for _ in range(runs):
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                              check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
         wall = (time.perf_counter() - t) * 1000
         inner = proc.stdout.strip().splitlines()
         out.append(float(inner[-1]) if inner else wall)
@@ -51,18 +51,41 @@ def main() -> int:
     args = parser.parse_args()
     emu = Emulator()
     emu.start()
-    env = {**os.environ, **emu.environment(), "CREATOR_CHAT_ENV": "local",
-           "CREATOR_CHAT_JWT_SECRET": "bench-secret-0123456789abcdef0123456789",
-           "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        **emu.environment(),
+        "CREATOR_CHAT_ENV": "local",
+        "CREATOR_CHAT_JWT_SECRET": "bench-secret-0123456789abcdef0123456789",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
     os.environ.update(env)
     provision(Settings())
-    print(header(f"cold start (fresh interpreter → handler imported + container built), {args.runs} runs"))
-    print(row('python -c "import boto3" (whole process)',
-              [(lambda t: (subprocess.run([sys.executable, "-c", "import boto3"], check=True),
-                           (time.perf_counter() - t) * 1000)[1])(time.perf_counter())
-               for _ in range(args.runs)]))
-    base = measure("import time; t=time.perf_counter(); import boto3; "
-                   "print(f'{(time.perf_counter()-t)*1000:.2f}')", env, args.runs)
+    print(
+        header(
+            f"cold start (fresh interpreter → handler imported + container built), {args.runs} runs"
+        )
+    )
+    print(
+        row(
+            'python -c "import boto3" (whole process)',
+            [
+                (
+                    lambda t: (
+                        subprocess.run([sys.executable, "-c", "import boto3"], check=True),
+                        (time.perf_counter() - t) * 1000,
+                    )[1]
+                )(time.perf_counter())
+                for _ in range(args.runs)
+            ],
+        )
+    )
+    base = measure(
+        "import time; t=time.perf_counter(); import boto3; "
+        "print(f'{(time.perf_counter()-t)*1000:.2f}')",
+        env,
+        args.runs,
+    )
     print(row("import boto3 (in-process)", base))
     seen = set()
     for fn in DECLARATION.functions:

@@ -11,7 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+for _var in (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+):
     os.environ.pop(_var, None)
 os.environ.update(
     {

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from creator_chat.auth import issue_dev_token
 from creator_chat.domain.models import Role, Tier
 from creator_chat.local.runtime import LocalRuntime
@@ -24,8 +23,10 @@ def runtime(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         port=0,
         data_dir=tmp_path_factory.mktemp("runtime"),
         visibility_timeout_s=2,  # failed jobs come back in seconds, not minutes
-        environ={"CREATOR_CHAT_RESOURCE_PREFIX": f"e2e{uuid.uuid4().hex[:6]}",
-                 "CREATOR_CHAT_ENV": "test"},
+        environ={
+            "CREATOR_CHAT_RESOURCE_PREFIX": f"e2e{uuid.uuid4().hex[:6]}",
+            "CREATOR_CHAT_ENV": "test",
+        },
     ).start()
     yield rt
     rt.stop()
@@ -44,10 +45,12 @@ TokenFactory = Callable[..., str]
 def token(runtime: LocalRuntime) -> TokenFactory:
     settings = Settings()
 
-    def make(user: str, role: str = "fan", tier: str = "free", creator: str | None = None,
-             **kw: object) -> str:
-        return issue_dev_token(settings, user_id=user, role=Role(role), tier=Tier(tier),
-                               creator_id=creator, **kw)  # type: ignore[arg-type]
+    def make(
+        user: str, role: str = "fan", tier: str = "free", creator: str | None = None, **kw: object
+    ) -> str:
+        return issue_dev_token(
+            settings, user_id=user, role=Role(role), tier=Tier(tier), creator_id=creator, **kw
+        )  # type: ignore[arg-type]
 
     return make
 
@@ -56,12 +59,15 @@ def bearer(tok: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tok}"}
 
 
-def wait_for_documents(api: httpx.Client, tok: str, creator_id: str, *,
-                       timeout_s: float = 90) -> list[dict]:
+def wait_for_documents(
+    api: httpx.Client, tok: str, creator_id: str, *, timeout_s: float = 90
+) -> list[dict]:
     """Poll the documents API until no document is queued or processing."""
     deadline = time.monotonic() + timeout_s
     while True:
-        docs = api.get(f"/v1/creators/{creator_id}/documents", headers=bearer(tok)).json()["documents"]
+        docs = api.get(f"/v1/creators/{creator_id}/documents", headers=bearer(tok)).json()[
+            "documents"
+        ]
         if all(d["status"] in ("done", "failed") for d in docs) or time.monotonic() > deadline:
             return docs
         time.sleep(0.2)

@@ -53,7 +53,9 @@ def post_doc(api: httpx.Client, tok: str, creator: str, **body: object) -> httpx
 
 
 def search(api: httpx.Client, tok: str, creator: str, query: str) -> list[dict]:
-    r = api.post(f"/v1/creators/{creator}/search", json={"query": query, "top_k": 3}, headers=bearer(tok))
+    r = api.post(
+        f"/v1/creators/{creator}/search", json={"query": query, "top_k": 3}, headers=bearer(tok)
+    )
     assert r.status_code == 200, r.text
     return r.json()["results"]
 
@@ -63,8 +65,16 @@ def test_transcript_and_manual_are_searchable_with_timestamps_and_only_by_their_
 ):
     a, b = two_creators
     tok_a, tok_b = token("owner-a", "creator", creator=a), token("owner-b", "creator", creator=b)
-    r = post_doc(api, tok_a, a, title="Restoring a Zeiss Ikon", kind="vtt", content=VTT,
-                 source_url="https://www.youtube.com/watch?v=ZeissIkon01", video_id="ZeissIkon01")
+    r = post_doc(
+        api,
+        tok_a,
+        a,
+        title="Restoring a Zeiss Ikon",
+        kind="vtt",
+        content=VTT,
+        source_url="https://www.youtube.com/watch?v=ZeissIkon01",
+        video_id="ZeissIkon01",
+    )
     assert r.status_code == 202 and r.json()["document"]["status"] == "queued"
     r = post_doc(api, tok_a, a, title="Darkroom Kit Manual", kind="markdown", content=MANUAL)
     assert r.status_code == 202
@@ -84,8 +94,12 @@ def test_transcript_and_manual_are_searchable_with_timestamps_and_only_by_their_
     # creator B searches the same words and sees nothing of A's
     assert all("naphtha" not in h["text"] for h in search(api, tok_b, b, "shutter stuck naphtha"))
     # and B's token cannot search A at all
-    assert api.post(f"/v1/creators/{a}/search", json={"query": "shutter"},
-                    headers=bearer(tok_b)).status_code == 403
+    assert (
+        api.post(
+            f"/v1/creators/{a}/search", json={"query": "shutter"}, headers=bearer(tok_b)
+        ).status_code
+        == 403
+    )
 
 
 def test_reposting_is_a_no_op_editing_replaces_and_deleting_removes(
@@ -93,8 +107,12 @@ def test_reposting_is_a_no_op_editing_replaces_and_deleting_removes(
 ):
     a, _ = two_creators
     tok = token("owner-a", "creator", creator=a)
-    body = {"title": "Lens cleaning", "kind": "text", "source_url": "https://example.com/lens",
-            "content": "Clean lens elements with a drop of isopropyl alcohol on a microfiber cloth."}
+    body = {
+        "title": "Lens cleaning",
+        "kind": "text",
+        "source_url": "https://example.com/lens",
+        "content": "Clean lens elements with a drop of isopropyl alcohol on a microfiber cloth.",
+    }
     first = post_doc(api, tok, a, **body)
     assert first.status_code == 202
     doc_id = first.json()["document"]["document_id"]
@@ -104,10 +122,15 @@ def test_reposting_is_a_no_op_editing_replaces_and_deleting_removes(
     assert again.status_code == 200 and again.json()["created"] is False
     assert again.json()["document"]["document_id"] == doc_id
 
-    edited = {**body, "content": "Clean lens elements only with a rocket blower; never use liquids."}
+    edited = {
+        **body,
+        "content": "Clean lens elements only with a rocket blower; never use liquids.",
+    }
     assert post_doc(api, tok, a, **edited).json()["document"]["document_id"] == doc_id
     wait_for_documents(api, tok, a)
-    texts = [h["text"] for h in search(api, tok, a, "how to clean a lens") if h["document_id"] == doc_id]
+    texts = [
+        h["text"] for h in search(api, tok, a, "how to clean a lens") if h["document_id"] == doc_id
+    ]
     assert texts and all("rocket blower" in t for t in texts)
     assert not any("isopropyl" in t for t in texts)
 
@@ -123,7 +146,9 @@ def test_corrupt_pdf_fails_with_a_reason_and_loses_nothing_else(
     a, _ = two_creators
     tok = token("owner-a", "creator", creator=a)
     before = {d["document_id"]: d["status"] for d in wait_for_documents(api, tok, a)}
-    r = post_doc(api, tok, a, title="Broken manual", kind="pdf", content="%PDF-1.4 garbage \x00 not a pdf")
+    r = post_doc(
+        api, tok, a, title="Broken manual", kind="pdf", content="%PDF-1.4 garbage \x00 not a pdf"
+    )
     assert r.status_code == 202
     doc_id = r.json()["document"]["document_id"]
     docs = {d["document_id"]: d for d in wait_for_documents(api, tok, a)}
@@ -136,7 +161,9 @@ def test_creator_cannot_ingest_into_another_creator(
     api: httpx.Client, token: TokenFactory, two_creators: tuple[str, str]
 ):
     a, b = two_creators
-    r = post_doc(api, token("owner-a", "creator", creator=a), b, title="x", kind="text", content="hello")
+    r = post_doc(
+        api, token("owner-a", "creator", creator=a), b, title="x", kind="text", content="hello"
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     fan = post_doc(api, token("some-fan"), a, title="x", kind="text", content="hello")
     assert fan.status_code == 403
@@ -146,8 +173,14 @@ def test_oversized_inline_content_is_413_with_a_way_forward(
     api: httpx.Client, token: TokenFactory, two_creators: tuple[str, str]
 ):
     a, _ = two_creators
-    r = post_doc(api, token("owner-a", "creator", creator=a), a, title="huge", kind="text",
-                 content="x" * (1024 * 1024 + 10))
+    r = post_doc(
+        api,
+        token("owner-a", "creator", creator=a),
+        a,
+        title="huge",
+        kind="text",
+        content="x" * (1024 * 1024 + 10),
+    )
     assert r.status_code == 413
     assert "upload" in r.json()["error"]["message"]
 
@@ -157,12 +190,23 @@ def test_large_files_go_through_a_presigned_upload(
 ):
     a, _ = two_creators
     tok = token("owner-a", "creator", creator=a)
-    r = post_doc(api, tok, a, title="Big transcript", kind="vtt", upload=True, size_bytes=len(VTT),
-                 source_url="https://www.youtube.com/watch?v=BigTranscr1")
+    r = post_doc(
+        api,
+        tok,
+        a,
+        title="Big transcript",
+        kind="vtt",
+        upload=True,
+        size_bytes=len(VTT),
+        source_url="https://www.youtube.com/watch?v=BigTranscr1",
+    )
     assert r.status_code == 201, r.text
     ticket = r.json()
-    put = httpx.put(ticket["upload_url"], content=VTT.encode(),
-                    headers={"content-type": "application/octet-stream"})
+    put = httpx.put(
+        ticket["upload_url"],
+        content=VTT.encode(),
+        headers={"content-type": "application/octet-stream"},
+    )
     assert put.status_code == 200
     doc_id = ticket["document"]["document_id"]
     done = api.post(f"/v1/creators/{a}/documents/{doc_id}/complete", headers=bearer(tok))

@@ -6,9 +6,9 @@ import uuid
 
 import boto3
 import httpx
-
 from creator_chat.resources import DECLARATION
 from creator_chat.settings import Settings
+
 from tests.e2e.conftest import DEMO, TokenFactory, bearer
 
 
@@ -18,7 +18,9 @@ def _items_mentioning(text: str) -> dict[str, int]:
     found = {}
     for table in DECLARATION.tables:
         n = 0
-        for page in ddb.get_paginator("scan").paginate(TableName=settings.physical_name("table", table.name)):
+        for page in ddb.get_paginator("scan").paginate(
+            TableName=settings.physical_name("table", table.name)
+        ):
             n += sum(1 for item in page["Items"] if text in str(item))
         if n:
             found[table.name] = n
@@ -30,11 +32,21 @@ def test_export_then_erase_leaves_nothing_of_the_user_and_everything_of_others(
 ):
     me, other = f"gdpr-{uuid.uuid4().hex[:8]}", f"keep-{uuid.uuid4().hex[:8]}"
     mine, theirs = bearer(token(me)), bearer(token(other))
-    api.put("/v1/me/profile", json={"channel_name": "My Channel", "goals": "better latte art"}, headers=mine)
-    answer = api.post(f"/v1/creators/{DEMO}/chat", json={"message": "What temperature should steamed milk reach?"},
-                      headers=mine).json()
-    api.post(f"/v1/messages/{answer['message_id']}/feedback", json={"rating": "up", "comment": "great"},
-             headers=mine)
+    api.put(
+        "/v1/me/profile",
+        json={"channel_name": "My Channel", "goals": "better latte art"},
+        headers=mine,
+    )
+    answer = api.post(
+        f"/v1/creators/{DEMO}/chat",
+        json={"message": "What temperature should steamed milk reach?"},
+        headers=mine,
+    ).json()
+    api.post(
+        f"/v1/messages/{answer['message_id']}/feedback",
+        json={"rating": "up", "comment": "great"},
+        headers=mine,
+    )
     api.post(f"/v1/creators/{DEMO}/chat", json={"message": "How do I descale?"}, headers=theirs)
     before_other = _items_mentioning(other)
     assert before_other

@@ -37,9 +37,19 @@ def test_missing_token_is_401_like_api_gateway(api: httpx.Client):
 def test_forged_token_is_403(api: httpx.Client, token: TokenFactory):
     import jwt
 
-    forged = jwt.encode({"sub": "x", "role": "admin", "tier": "enterprise", "iss": "creator-chat-local",
-                         "aud": "creator-chat", "iat": 1, "exp": 4_000_000_000}, "wrong-secret-of-a-proper-length-0123456789",
-                        algorithm="HS256")
+    forged = jwt.encode(
+        {
+            "sub": "x",
+            "role": "admin",
+            "tier": "enterprise",
+            "iss": "creator-chat-local",
+            "aud": "creator-chat",
+            "iat": 1,
+            "exp": 4_000_000_000,
+        },
+        "wrong-secret-of-a-proper-length-0123456789",
+        algorithm="HS256",
+    )
     r = api.get("/v1/creators", headers=bearer(forged))
     assert r.status_code == 403 and r.json() == {"message": "Forbidden"}
 
@@ -52,7 +62,9 @@ def test_expired_token_is_403(api: httpx.Client, token: TokenFactory):
 def test_alg_none_token_is_refused(api: httpx.Client):
     import jwt
 
-    unsigned = jwt.encode({"sub": "x", "role": "admin", "tier": "enterprise"}, key=None, algorithm="none")
+    unsigned = jwt.encode(
+        {"sub": "x", "role": "admin", "tier": "enterprise"}, key=None, algorithm="none"
+    )
     assert api.get("/v1/creators", headers=bearer(unsigned)).status_code == 403
 
 
@@ -74,19 +86,25 @@ def test_bad_input_gets_a_json_error_body(api: httpx.Client, token: TokenFactory
     assert r.status_code == 422 and r.json()["error"]["request_id"]
 
 
-def test_one_user_cannot_read_another_users_threads(api: httpx.Client, token: TokenFactory, demo_ready):
+def test_one_user_cannot_read_another_users_threads(
+    api: httpx.Client, token: TokenFactory, demo_ready
+):
     alice, bob = bearer(token("alice")), bearer(token("bob"))
     r = api.post(f"/v1/creators/{DEMO}/chat", json={"message": "How do I descale?"}, headers=alice)
     assert r.status_code == 200
     thread_id = r.json()["thread_id"]
 
-    assert [t["thread_id"] for t in api.get("/v1/threads", headers=alice).json()["threads"]] == [thread_id]
+    assert [t["thread_id"] for t in api.get("/v1/threads", headers=alice).json()["threads"]] == [
+        thread_id
+    ]
     assert api.get("/v1/threads", headers=bob).json()["threads"] == []
     stolen = api.get(f"/v1/threads/{thread_id}/messages", headers=bob)
     assert stolen.status_code == 404  # not 403: a thread id's existence must not leak
     assert "descale" not in stolen.text
     # nor can bob continue alice's thread
-    r = api.post(f"/v1/creators/{DEMO}/chat", json={"message": "hi", "thread_id": thread_id}, headers=bob)
+    r = api.post(
+        f"/v1/creators/{DEMO}/chat", json={"message": "hi", "thread_id": thread_id}, headers=bob
+    )
     assert r.status_code == 404
     mine = api.get(f"/v1/threads/{thread_id}/messages", headers=alice).json()["messages"]
     assert [m["role"] for m in mine] == ["user", "assistant"]

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
 from creator_chat.clock import FixedClock
 from creator_chat.container import Container
 from creator_chat.local.provision import provision
 from creator_chat.settings import Settings
+
 from tests.integration.redis_fixture import redis_server  # noqa: F401
 
 

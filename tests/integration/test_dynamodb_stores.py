@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-
 from creator_chat.clock import FixedClock
 from creator_chat.container import Container
 from creator_chat.domain.models import (
@@ -25,8 +24,9 @@ from creator_chat.settings import Settings
 
 def raw_item(settings: Settings, table: str, key: dict[str, str]) -> dict:
     ddb = boto3.client("dynamodb")
-    out = ddb.get_item(TableName=settings.physical_name("table", table), Key={
-        k: {"S": v} for k, v in key.items()})
+    out = ddb.get_item(
+        TableName=settings.physical_name("table", table), Key={k: {"S": v} for k, v in key.items()}
+    )
     return out["Item"]
 
 
@@ -38,11 +38,20 @@ def new_thread(c: Container, user: str = "fan-1", creator: str = "cr_a") -> Thre
 
 
 def message(c: Container, t: Thread, text: str, role: str = "user") -> Message:
-    return Message(sortable_id(c.clock.now()), t.thread_id, t.user_id, t.creator_id, role, text,
-                   int(c.clock.now()))
+    return Message(
+        sortable_id(c.clock.now()),
+        t.thread_id,
+        t.user_id,
+        t.creator_id,
+        role,
+        text,
+        int(c.clock.now()),
+    )
 
 
-def test_thread_ttl_is_epoch_seconds_and_refreshed_on_activity(container: Container, clock: FixedClock, settings: Settings):
+def test_thread_ttl_is_epoch_seconds_and_refreshed_on_activity(
+    container: Container, clock: FixedClock, settings: Settings
+):
     t = new_thread(container)
     clock.advance(3600)
     container.threads.append_message(t, message(container, t, "hello"))
@@ -54,7 +63,9 @@ def test_thread_ttl_is_epoch_seconds_and_refreshed_on_activity(container: Contai
     assert int(item["last_activity_at"]["N"]) == int(clock.now())
 
 
-def test_expired_thread_reads_as_absent_even_before_dynamodb_deletes_it(container: Container, clock: FixedClock):
+def test_expired_thread_reads_as_absent_even_before_dynamodb_deletes_it(
+    container: Container, clock: FixedClock
+):
     t = new_thread(container)
     container.threads.append_message(t, message(container, t, "hi"))
     clock.advance(7 * 24 * 3600 + 1)
@@ -83,7 +94,9 @@ def test_messages_come_back_in_order_and_recent_returns_the_last_n(container: Co
     t = new_thread(container, user="fan-order")
     for i in range(5):
         container.threads.append_message(t, message(container, t, f"m{i}"))
-    assert [m.content for m in container.threads.list_messages(t.thread_id)] == [f"m{i}" for i in range(5)]
+    assert [m.content for m in container.threads.list_messages(t.thread_id)] == [
+        f"m{i}" for i in range(5)
+    ]
     assert [m.content for m in container.threads.recent_messages(t.thread_id, 2)] == ["m3", "m4"]
 
 
@@ -104,7 +117,9 @@ def test_session_ttl_is_24h(container: Container, clock: FixedClock, settings: S
     assert container.sessions.get_session("s-1") is None
 
 
-def test_rate_limit_admits_exactly_the_limit_under_200_parallel_requests(container: Container, clock: FixedClock, settings: Settings):
+def test_rate_limit_admits_exactly_the_limit_under_200_parallel_requests(
+    container: Container, clock: FixedClock, settings: Settings
+):
     def hit(_: int) -> bool:
         return container.rate_limiter.hit("race-user", limit=50, window_s=3600).allowed
 
@@ -147,11 +162,15 @@ def test_document_status_change_respects_expected_state(container: Container):
     now = int(container.clock.now())
     doc = Document("cr_doc", "doc_1", "T", DocumentKind.TEXT, "h", DocumentStatus.QUEUED, now, now)
     container.documents.put_document(doc)
-    assert container.documents.set_status("cr_doc", "doc_1", DocumentStatus.PROCESSING,
-                                          expected=[DocumentStatus.QUEUED])
-    assert not container.documents.set_status("cr_doc", "doc_1", DocumentStatus.PROCESSING,
-                                              expected=[DocumentStatus.QUEUED])
-    assert container.documents.set_status("cr_doc", "doc_1", DocumentStatus.FAILED, failure_reason="bad")
+    assert container.documents.set_status(
+        "cr_doc", "doc_1", DocumentStatus.PROCESSING, expected=[DocumentStatus.QUEUED]
+    )
+    assert not container.documents.set_status(
+        "cr_doc", "doc_1", DocumentStatus.PROCESSING, expected=[DocumentStatus.QUEUED]
+    )
+    assert container.documents.set_status(
+        "cr_doc", "doc_1", DocumentStatus.FAILED, failure_reason="bad"
+    )
     got = container.documents.get_document("cr_doc", "doc_1")
     assert got is not None and got.status is DocumentStatus.FAILED and got.failure_reason == "bad"
     # the same content hash is claimed once per creator

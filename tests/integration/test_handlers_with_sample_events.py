@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from creator_chat.auth import issue_dev_token
 from creator_chat.domain.models import Creator, Role, Tier
 from creator_chat.local.gateway import LambdaContext
@@ -63,7 +62,10 @@ def test_authorizer_allows_a_valid_token_and_denies_without_raising(handlers: di
     assert allowed["isAuthorized"] is True
     context = allowed["context"]
     assert {k: context[k] for k in ("user_id", "role", "tier")} == {
-        "user_id": "fan-1", "role": "fan", "tier": "premium"}
+        "user_id": "fan-1",
+        "role": "fan",
+        "tier": "premium",
+    }
     assert context["session_id"].startswith("ses_") and tok not in str(allowed)
     ev["headers"]["authorization"] = "Bearer " + tok[:-4] + "AAAA"
     assert handlers["authorizer"](ev, ctx("authorizer")) == {"isAuthorized": False}

@@ -10,11 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from creator_chat.auth import TokenVerifier
 from creator_chat.errors import Unauthorized
 from creator_chat.settings import Settings
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ISS = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
 AUD = "app-client-id"
@@ -31,7 +30,7 @@ def jwks_server() -> Iterator[tuple[str, Jwks]]:
     state = Jwks()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             state.fetches += 1
             body = json.dumps({"keys": state.keys}).encode()
             self.send_response(200)
@@ -55,14 +54,24 @@ def _public_jwk(key, kid: str, alg: str) -> dict:
 
 def _token(key, kid: str, alg: str, **claims: object) -> str:
     now = int(time.time())
-    body = {"sub": "cognito-user-1", "iss": ISS, "aud": AUD, "iat": now, "exp": now + 300,
-            "custom:role": "creator", "custom:tier": "premium", "custom:creator_id": "cr_1", **claims}
+    body = {
+        "sub": "cognito-user-1",
+        "iss": ISS,
+        "aud": AUD,
+        "iat": now,
+        "exp": now + 300,
+        "custom:role": "creator",
+        "custom:tier": "premium",
+        "custom:creator_id": "cr_1",
+        **claims,
+    }
     return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
 
 
 def _verifier(url: str) -> TokenVerifier:
-    return TokenVerifier(Settings(jwks_url=url, jwt_issuer=ISS, jwt_audience=AUD,
-                                  jwks_refresh_cooldown_s=0))
+    return TokenVerifier(
+        Settings(jwks_url=url, jwt_issuer=ISS, jwt_audience=AUD, jwks_refresh_cooldown_s=0)
+    )
 
 
 def test_rs256_and_es256_tokens_verify_against_the_jwks(jwks_server):
@@ -74,14 +83,20 @@ def test_rs256_and_es256_tokens_verify_against_the_jwks(jwks_server):
 
     who = verifier.verify(_token(rsa_key, "k-rsa", "RS256"))
     assert (who.user_id, who.role.value, who.tier.value, who.creator_id) == (
-        "cognito-user-1", "creator", "premium", "cr_1")
+        "cognito-user-1",
+        "creator",
+        "premium",
+        "cr_1",
+    )
     assert verifier.verify(_token(ec_key, "k-ec", "ES256")).user_id == "cognito-user-1"
     assert state.fetches == 1  # fetched once, then cached
 
 
 def test_rotated_key_is_fetched_and_unknown_signers_are_refused(jwks_server):
     url, state = jwks_server
-    old, new, rogue = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(3))
+    old, new, rogue = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(3)
+    )
     state.keys = [_public_jwk(old, "k1", "RS256")]
     verifier = _verifier(url)
     verifier.verify(_token(old, "k1", "RS256"))
@@ -98,8 +113,14 @@ def test_rotated_key_is_fetched_and_unknown_signers_are_refused(jwks_server):
 
 def test_hs256_is_refused_when_only_a_jwks_is_configured(jwks_server):
     url, state = jwks_server
-    state.keys = [_public_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048), "k", "RS256")]
-    forged = jwt.encode({"sub": "x", "iss": ISS, "aud": AUD, "iat": 1, "exp": 4_000_000_000},
-                        "guessable-secret-000000000000000000000", algorithm="HS256", headers={"kid": "k"})
+    state.keys = [
+        _public_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048), "k", "RS256")
+    ]
+    forged = jwt.encode(
+        {"sub": "x", "iss": ISS, "aud": AUD, "iat": 1, "exp": 4_000_000_000},
+        "guessable-secret-000000000000000000000",
+        algorithm="HS256",
+        headers={"kid": "k"},
+    )
     with pytest.raises(Unauthorized):
         _verifier(url).verify(forged)

@@ -37,11 +37,22 @@ def test_unknown_path_and_method_do_not_match():
 
 def test_event_is_payload_2_0_with_joined_headers_cookies_and_query():
     route = Route("ANY", "/v1/{proxy+}", "chat")
-    ev = build_event(method="GET", path="/v1/threads", query="limit=5&tag=a&tag=b",
-                     headers=[("X-Multi", "1"), ("x-multi", "2"), ("Cookie", "a=1; b=2"),
-                              ("content-type", "application/json")],
-                     body=b"", route=route, path_params={"proxy": "threads"},
-                     source_ip="127.0.0.1", request_id="r1")
+    ev = build_event(
+        method="GET",
+        path="/v1/threads",
+        query="limit=5&tag=a&tag=b",
+        headers=[
+            ("X-Multi", "1"),
+            ("x-multi", "2"),
+            ("Cookie", "a=1; b=2"),
+            ("content-type", "application/json"),
+        ],
+        body=b"",
+        route=route,
+        path_params={"proxy": "threads"},
+        source_ip="127.0.0.1",
+        request_id="r1",
+    )
     assert ev["version"] == "2.0" and ev["routeKey"] == "ANY /v1/{proxy+}"
     assert ev["headers"]["x-multi"] == "1,2"
     assert ev["cookies"] == ["a=1", "b=2"]
@@ -53,15 +64,26 @@ def test_event_is_payload_2_0_with_joined_headers_cookies_and_query():
 
 def test_binary_bodies_are_base64_encoded():
     route = Route("ANY", "/v1/{proxy+}", "chat")
-    ev = build_event(method="POST", path="/v1/x", query="", headers=[("content-type", "application/pdf")],
-                     body=b"%PDF\x00\xff", route=route, path_params={}, source_ip="", request_id="r")
+    ev = build_event(
+        method="POST",
+        path="/v1/x",
+        query="",
+        headers=[("content-type", "application/pdf")],
+        body=b"%PDF\x00\xff",
+        route=route,
+        path_params={},
+        source_ip="",
+        request_id="r",
+    )
     assert ev["isBase64Encoded"] is True
     assert base64.b64decode(ev["body"]) == b"%PDF\x00\xff"
 
 
 def test_handler_response_is_turned_back_into_http():
     out = to_http({"statusCode": 201, "headers": {"X-A": "1"}, "cookies": ["s=1"], "body": "hi"})
-    assert out.status == 201 and ("x-a", "1") in out.headers and ("set-cookie", "s=1") in out.headers
+    assert (
+        out.status == 201 and ("x-a", "1") in out.headers and ("set-cookie", "s=1") in out.headers
+    )
     assert out.body == b"hi"
     bare = to_http({"ok": True})  # API Gateway infers 200 + JSON for a bare result
     assert bare.status == 200 and json.loads(bare.body) == {"ok": True}
@@ -73,13 +95,19 @@ def _gateway(verdict: dict, seen: list) -> LocalGateway:
         return {"statusCode": 200, "body": "ok"}
 
     fns = {"chat": LocalFunction("chat", route_handler)}
-    return LocalGateway([Route("GET", "/v1/x", "chat"), Route("GET", "/open", "chat", authorized=False)],
-                        fns, LocalFunction("authorizer", lambda e, c: verdict))
+    return LocalGateway(
+        [Route("GET", "/v1/x", "chat"), Route("GET", "/open", "chat", authorized=False)],
+        fns,
+        LocalFunction("authorizer", lambda e, c: verdict),
+    )
 
 
 def _get(gw: LocalGateway, path: str, headers: list[tuple[str, str]]):
-    return asyncio.run(gw.dispatch(method="GET", path=path, query="", headers=headers, body=b"",
-                                   source_ip="127.0.0.1"))
+    return asyncio.run(
+        gw.dispatch(
+            method="GET", path=path, query="", headers=headers, body=b"", source_ip="127.0.0.1"
+        )
+    )
 
 
 def test_authorizer_runs_before_the_route_and_its_context_reaches_the_handler():

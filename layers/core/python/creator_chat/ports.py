@@ -191,6 +191,7 @@ class VectorIndex(Protocol):
     ) -> list[SearchHit]:
         """Hybrid (k-NN + keyword) search; scores are normalised to [0, 1], best first."""
         ...
+
     def search_with_similarity(
         self,
         creator_id: str,

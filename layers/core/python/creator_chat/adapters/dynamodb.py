@@ -304,7 +304,9 @@ class DynamoThreadStore(_TableAdapter):
         try:
             self._table.update_item(
                 Key={"pk": f"THREAD#{thread.thread_id}", "sk": "META"},
-                UpdateExpression="SET last_activity_at = :now, expires_at = :exp ADD message_count :one",
+                UpdateExpression=(
+                    "SET last_activity_at = :now, expires_at = :exp ADD message_count :one"
+                ),
                 ConditionExpression="attribute_exists(pk) AND user_id = :u AND expires_at > :now",
                 ExpressionAttributeValues={
                     ":now": now,
@@ -736,8 +738,10 @@ class DynamoAuditLog(_TableAdapter):
         self._put(item)
 
     def delete_actor(self, actor_id: str) -> int:
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self._query_all(
-            KeyConditionExpression=Key("pk").eq(f"ACTOR#{actor_id}"))]
+        keys = [
+            {"pk": i["pk"], "sk": i["sk"]}
+            for i in self._query_all(KeyConditionExpression=Key("pk").eq(f"ACTOR#{actor_id}"))
+        ]
         self._delete_keys(keys)
         return len(keys)
 

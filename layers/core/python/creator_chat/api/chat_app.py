@@ -34,11 +34,11 @@ from creator_chat.container import Container
 from creator_chat.domain.models import FanProfile, MessageStatus, Tier
 from creator_chat.errors import NotFound
 from creator_chat.usecases import chat as chat_uc
+from creator_chat.usecases import creators as creator_uc
 from creator_chat.usecases import privacy
 from creator_chat.usecases import sessions as session_uc
-from creator_chat.usecases.chat import ChatDeps, ChatSettings
-from creator_chat.usecases import creators as creator_uc
 from creator_chat.usecases import threads as thread_uc
+from creator_chat.usecases.chat import ChatDeps, ChatSettings
 from creator_chat.usecases.health import deep_health
 
 

@@ -42,8 +42,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class EmulatorSnapshot:
-    def __init__(self, settings: Settings, declaration: Declaration, data_dir: Path,
-                 *, interval_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        declaration: Declaration,
+        data_dir: Path,
+        *,
+        interval_s: float = 5.0,
+    ) -> None:
         self._settings = settings
         self._declaration = declaration
         self._dir = data_dir / "emulator"
@@ -69,9 +75,11 @@ class EmulatorSnapshot:
             if not path.exists():
                 continue
             name = self._settings.physical_name("table", table.name)
-            items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+            items = [
+                json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line
+            ]
             for start in range(0, len(items), 25):
-                batch = [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]
+                batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
                 pending: dict[str, Any] = {name: batch}
                 while pending:
                     out = self._ddb.batch_write_item(RequestItems=pending)
@@ -98,12 +106,16 @@ class EmulatorSnapshot:
                 kwargs: dict[str, Any] = {"TableName": name}
                 while True:
                     page = self._ddb.scan(**kwargs)
-                    lines.extend(json.dumps(i, separators=(",", ":")) for i in page.get("Items", []))
+                    lines.extend(
+                        json.dumps(i, separators=(",", ":")) for i in page.get("Items", [])
+                    )
                     if "LastEvaluatedKey" not in page:
                         break
                     kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-                _atomic_write(self._dir / "dynamodb" / f"{table.name}.jsonl",
-                              ("\n".join(lines) + "\n").encode())
+                _atomic_write(
+                    self._dir / "dynamodb" / f"{table.name}.jsonl",
+                    ("\n".join(lines) + "\n").encode(),
+                )
             for bucket in self._declaration.buckets:
                 self._save_bucket(bucket.name)
 
@@ -151,8 +163,13 @@ def recover_inflight(c: Container) -> tuple[int, int]:
     for creator in c.creators.list_creators(active_only=False):
         for doc in c.documents.list_documents(creator.creator_id):
             if doc.status in (DocumentStatus.QUEUED, DocumentStatus.PROCESSING) and doc.job_id:
-                c.ingest_queue.send({"job_id": doc.job_id, "creator_id": doc.creator_id,
-                                     "document_id": doc.document_id})
+                c.ingest_queue.send(
+                    {
+                        "job_id": doc.job_id,
+                        "creator_id": doc.creator_id,
+                        "document_id": doc.document_id,
+                    }
+                )
                 docs += 1
     answers = 0
     table = c.aws.resource("dynamodb").Table(c.settings.physical_name("table", "conversations"))
@@ -161,8 +178,14 @@ def recover_inflight(c: Container) -> tuple[int, int]:
         page = table.scan(**kwargs)
         for item in page.get("Items", []):
             if item.get("kind") == "message" and item.get("status") == MessageStatus.PENDING.value:
-                c.llm_queue.send({"message_id": item["message_id"], "thread_id": item["thread_id"],
-                                  "user_id": item["user_id"], "creator_id": item["creator_id"]})
+                c.llm_queue.send(
+                    {
+                        "message_id": item["message_id"],
+                        "thread_id": item["thread_id"],
+                        "user_id": item["user_id"],
+                        "creator_id": item["creator_id"],
+                    }
+                )
                 answers += 1
         if "LastEvaluatedKey" not in page:
             break
