@@ -43,6 +43,7 @@ def test_answer_cites_the_transcript_at_the_right_second(
     assert abs(best["start_s"] - 172) <= 45
     assert best["url"] == f"{care['source_url']}&t={int(best['start_s'])}s"
     assert f"[{best['n']}]" in body["answer"]
+    assert "10 seconds" in body["answer"]  # the routine itself, not just a mention
 
 
 def test_question_outside_the_content_gets_an_honest_not_found(

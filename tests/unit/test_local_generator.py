@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
+from collections.abc import Sequence
 
 import pytest
 from creator_chat.adapters.local_generator import (
+    MAX_QUOTED,
     MODEL_ID,
     NOT_FOUND_ANSWER,
     LocalExtractiveGenerator,
@@ -214,3 +217,276 @@ def test_falls_back_to_a_generic_owner_without_a_built_system_prompt() -> None:
     )
     assert gen.text.startswith("Here is what I found in the creator's content: ")
     assert gen.cited == [1]
+
+
+# ------------------------------------------------------------------ Markdown and tables
+MAINTENANCE = chunk(
+    1,
+    "| Task | How often |\n"
+    "| ---- | --------- |\n"
+    "| Backflush with water | Daily, on a machine in daily use |\n"
+    "| Backflush with detergent | Weekly |\n"
+    "| Replace the water filter cartridge | Every 2 months |\n"
+    "\n"
+    "Use soft, low-mineral water. The steam boiler must be descaled by a service centre.",
+    "Machine guide",
+)
+ERROR_CODES = Chunk(
+    chunk_id="ch2",
+    creator_id="c1",
+    document_id="d2",
+    text="| Code | Meaning | What to do |\n"
+    "| ---- | ------- | ---------- |\n"
+    "| E1 | Water tank empty | Refill the tank. |\n"
+    "| E3 | Steam boiler over temperature | Switch off, let it cool for 30 minutes. |\n",
+    title="Machine guide",
+    heading="Machine guide > Error codes",  # a section's sentences hold its heading's terms
+)
+
+
+def test_table_rows_become_sentences_of_their_own_cells() -> None:
+    assert split_sentences(MAINTENANCE.text)[:3] == [
+        "Backflush with water: Daily, on a machine in daily use",
+        "Backflush with detergent: Weekly",
+        "Replace the water filter cartridge: Every 2 months",
+    ]
+    assert split_sentences(ERROR_CODES.text) == [
+        "E1: Water tank empty; what to do: Refill the tank.",
+        "E3: Steam boiler over temperature; what to do: Switch off, let it cool for 30 minutes.",
+    ]
+    # without outer pipes too
+    assert split_sentences("Task | How often\n--- | ---\nDescale the boiler | Yearly\n") == [
+        "Descale the boiler: Yearly"
+    ]
+
+
+@pytest.mark.parametrize("semantic", [False, True])
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How often should I backflush with detergent?", "Backflush with detergent: Weekly"),
+        ("What does error E3 mean?", "E3: Steam boiler over temperature"),
+    ],
+)
+def test_table_rows_are_never_quoted_with_pipes(
+    question: str, expected: str, semantic: bool
+) -> None:
+    generator = LocalExtractiveGenerator(embedder=ConceptEmbedder() if semantic else None)
+    gen = generator.generate(
+        system=SYSTEM,
+        history=[],
+        question=question,
+        sources=[MAINTENANCE, ERROR_CODES],
+        max_tokens=400,
+    )
+    assert "|" not in gen.text and "---" not in gen.text
+    assert expected in gen.text
+    quoted(gen)
+
+
+def test_markdown_markup_and_code_fences_are_not_quoted() -> None:
+    text = (
+        "Hold **BREW** for 3 seconds to enter programming mode; the display shows `PRG`.\n\n"
+        "```text\n1. Switch the machine off with the rocker switch.\n```\n"
+    )
+    assert split_sentences(text) == [
+        "Hold BREW for 3 seconds to enter programming mode; the display shows PRG.",
+        "Switch the machine off with the rocker switch.",
+    ]
+
+
+# ------------------------------------------------------------------ neighbour sentences
+def test_a_lead_in_brings_the_sentence_it_announces() -> None:
+    text = chunk(
+        1,
+        "Pull a little longer if it is sour. Here's a trick I call the split shot. Put two "
+        "cups on the scale and swap them at the halfway point. Taste both halves.",
+    )
+    gen = answer("What is the split shot trick?", sources=[text])
+    assert [s for s, _ in quoted(gen)] == [
+        "Here's a trick I call the split shot.",
+        "Put two cups on the scale and swap them at the halfway point.",
+    ]
+
+
+def test_a_sentence_that_leans_back_brings_the_one_before() -> None:
+    text = chunk(
+        1,
+        "Welcome back. 18 grams in, 36 grams out, in 27 to 32 seconds. That's my default "
+        "for a medium roast. For a light roast I go longer.",
+    )
+    gen = answer("What is your default for a medium roast?", sources=[text])
+    sentences = [s for s, _ in quoted(gen)]
+    assert sentences[:2] == [
+        "18 grams in, 36 grams out, in 27 to 32 seconds.",
+        "That's my default for a medium roast.",
+    ]
+
+
+def test_neighbours_never_cross_a_spoken_section_title() -> None:
+    text = chunk(
+        1,
+        "The burrs are aligned well. Static. That was my biggest problem with the grinder "
+        "out of the box.",
+    )
+    gen = answer("Was static a problem with the grinder?", sources=[text])
+    assert [s for s, _ in quoted(gen)] == [
+        "That was my biggest problem with the grinder out of the box."
+    ]
+
+
+# ------------------------------------------------------------------ semantic scoring
+class ConceptEmbedder:
+    """A tiny deterministic stand-in for a sentence model: a text's vector counts the
+    concepts its words name, plus (at half weight) its other content terms hashed into
+    buckets, so texts sharing no concept are alike only as far as they share words."""
+
+    CONCEPTS = {
+        "sharpness": "blurry blur sharp sharper steady shutter shake",
+        "photo": "photos photo camera pictures",
+        "art": "print prints art abstract gallery wall frame",
+        "temperature": "temperature hot degrees celsius warm",
+        "milk": "milk dairy latte steamed",
+        "coffee": "coffee espresso brew",
+        "cold": "cold fridge chilled",
+        "maintenance": "backflush detergent descale filter cartridge clean",
+        "error": "error code e1 e3 meaning mean",
+    }
+    BUCKETS = 64
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self._index = {
+            word: i for i, words in enumerate(self.CONCEPTS.values()) for word in words.split()
+        }
+
+    @property
+    def model_id(self) -> str:
+        return "concepts"
+
+    @property
+    def dimension(self) -> int:
+        return len(self.CONCEPTS) + self.BUCKETS + 1
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        out = []
+        for text in texts:
+            vector = [0.0] * (self.dimension - 1) + [0.01]
+            words = re.findall(r"[a-z0-9]+", text.lower())
+            for word in words:
+                if word in self._index:
+                    vector[self._index[word]] += 1.0
+            for term in terms(" ".join(w for w in words if w not in self._index)):
+                vector[len(self.CONCEPTS) + zlib.crc32(term.encode()) % self.BUCKETS] += 0.5
+            norm = math.sqrt(sum(x * x for x in vector))
+            out.append([x / norm for x in vector])
+        return out
+
+
+class BrokenEmbedder(ConceptEmbedder):
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        raise RuntimeError("model unavailable")
+
+
+PHOTO_ART = chunk(1, "I print my blurry photos as abstract art for the gallery wall.", "Studio")
+PHOTO_TIP = chunk(2, "Use a faster shutter speed and hold the camera steady.", "Camera basics")
+
+
+def semantic_answer(
+    question: str, sources: list[Chunk], embedder: ConceptEmbedder | None = None
+) -> Generation:
+    return LocalExtractiveGenerator(embedder=embedder or ConceptEmbedder()).generate(
+        system=SYSTEM, history=[], question=question, sources=sources, max_tokens=400
+    )
+
+
+def test_meaning_beats_a_lexical_distractor() -> None:
+    question = "How do I stop my photos looking blurry?"
+    # on words alone, the sentence sharing "photos" and "blurry" wins
+    assert answer(question, sources=[PHOTO_ART, PHOTO_TIP]).cited == [1]
+    gen = semantic_answer(question, [PHOTO_ART, PHOTO_TIP])
+    assert quoted(gen) == [("Use a faster shutter speed and hold the camera steady.", 2)]
+    assert gen.cited == [2]
+
+
+def test_question_and_sentences_are_embedded_in_one_call() -> None:
+    embedder = ConceptEmbedder()
+    duplicate = chunk(3, PHOTO_TIP.text, "Camera basics again")
+    semantic_answer(
+        "How do I stop my photos looking blurry?", [PHOTO_ART, PHOTO_TIP, duplicate], embedder
+    )
+    assert embedder.calls == [
+        [
+            "How do I stop my photos looking blurry?",
+            "I print my blurry photos as abstract art for the gallery wall.",
+            "Use a faster shutter speed and hold the camera steady.",
+        ]
+    ]
+
+
+def test_prefers_a_sentence_stating_the_quantity_asked_for() -> None:
+    text = chunk(
+        1,
+        "Steamed milk gets sweeter as it gets warm. Steamed milk is ready at 60 degrees Celsius.",
+    )
+    gen = semantic_answer("What temperature should steamed milk reach?", [text])
+    assert quoted(gen)[0] == ("Steamed milk is ready at 60 degrees Celsius.", 1)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # shares a rare word ("cold") with a sentence, but means something else
+        "How do I make cold brew coffee at home?",
+        "What's a good pizza dough recipe?",
+        "Who won the football world cup?",
+    ],
+)
+def test_weak_evidence_is_not_found(question: str) -> None:
+    milk = chunk(
+        1,
+        "Start with cold milk straight from the fridge. Stretch the milk for five seconds.",
+        "Milk steaming",
+    )
+    gen = semantic_answer(question, [milk, PHOTO_ART, PHOTO_TIP])
+    assert gen.text == NOT_FOUND_ANSWER
+    assert gen.cited == []
+
+
+class UnrelatedEmbedder(ConceptEmbedder):
+    """Finds every text unrelated to every other."""
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0 if i == j else 0.0 for j in range(len(texts))] for i in range(len(texts))]
+
+
+def test_shared_words_are_not_evidence_when_the_meaning_is_unrelated() -> None:
+    assert answer("Which microphone do you use?").cited == [3]  # on words alone
+    gen = semantic_answer("Which microphone do you use?", SOURCES, UnrelatedEmbedder())
+    assert gen.text == NOT_FOUND_ANSWER
+    assert gen.cited == []
+
+
+def test_an_embedder_failure_falls_back_to_words() -> None:
+    gen = semantic_answer("Which microphone do you use?", SOURCES, BrokenEmbedder())
+    assert gen.cited == [3]
+    assert "Shure SM7B" in quoted(gen)[0][0]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How should I light my face?",
+        "Which microphone do you use?",
+        "How many words should thumbnail text have?",
+        "Is a ring light ok for beginners?",
+    ],
+)
+def test_semantic_answers_quote_their_sources_too(question: str) -> None:
+    gen = semantic_answer(question, SOURCES)
+    pairs = quoted(gen)
+    assert 1 <= len(pairs) <= MAX_QUOTED
+    for sentence, n in pairs:
+        assert normalise(sentence) in normalise(SOURCES[n - 1].text), (sentence, n)
+    assert gen.cited == sorted({n for _, n in pairs})

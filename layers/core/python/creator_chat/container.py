@@ -184,7 +184,10 @@ class Container:
             )
         from creator_chat.adapters.local_generator import LocalExtractiveGenerator
 
-        return LocalExtractiveGenerator()
+        # Sentence scoring by meaning uses the local model (cached per sentence); with Bedrock
+        # embeddings that would be a paid call per sentence, so it stays lexical there.
+        embedder = self.embedder if self.settings.embedder == "local" else None
+        return LocalExtractiveGenerator(embedder=embedder)
 
     @cached_property
     def generator_breaker(self) -> CircuitBreaker:
