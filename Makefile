@@ -34,7 +34,15 @@ synth: $(STAMP)
 	CDK_OUTDIR=cdk.out $(PYTHON) app.py
 
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+	@for b in bench/cold_start.py bench/chat_path.py bench/authorizer.py bench/ingest_throughput.py \
+	          bench/embedder_throughput.py bench/vector_search.py bench/generator_quality.py; do \
+	  echo "== $$b"; $(PYTHON) $$b || exit 1; done
+
+eval: $(STAMP)
+	@test -d /usr/share/doc/python3.11/html/faq || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-doc >/dev/null; }
+	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[eval]'
+	$(PYTHON) bench/eval_retrieval.py
 
 pr: lint test
 

@@ -1,0 +1,69 @@
+"""The authorizer warm: verify + session check per call (p50/p99), and the quota check's
+cost (one conditional counter update), both against the emulator on loopback.
+
+    python bench/authorizer.py [--n 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _table import header, row  # noqa: E402
+
+import creator_chat.local  # noqa: E402,F401  (quiet Powertools before it is imported)
+from creator_chat.auth import issue_dev_token  # noqa: E402
+from creator_chat.domain.models import Role, Tier  # noqa: E402
+from creator_chat.local.emulator import Emulator  # noqa: E402
+from creator_chat.local.gateway import LambdaContext  # noqa: E402
+from creator_chat.local.provision import provision  # noqa: E402
+from creator_chat.local.runtime import default_functions_dir, load_handler  # noqa: E402
+from creator_chat.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=300)
+    args = parser.parse_args()
+    emu = Emulator()
+    emu.start()
+    os.environ.update(emu.environment())
+    os.environ["CREATOR_CHAT_JWT_SECRET"] = "bench-secret-0123456789abcdef0123456789"
+    settings = Settings()
+    provision(settings)
+    handler = load_handler(default_functions_dir(), "authorizer", "handler.handler")
+    event = json.loads((ROOT / "events" / "authorizer_request.json").read_text())
+    tok = issue_dev_token(settings, user_id="bench-fan", role=Role.FAN, tier=Tier.FREE)
+    event["headers"]["authorization"] = f"Bearer {tok}"
+    ctx = LambdaContext("authorizer", 256, 5, "r")
+    assert handler(copy.deepcopy(event), ctx)["isAuthorized"]  # creates the session
+    warm = []
+    for _ in range(args.n):
+        t = time.perf_counter()
+        handler(copy.deepcopy(event), ctx)
+        warm.append((time.perf_counter() - t) * 1000)
+    from creator_chat.container import container_from_env
+
+    limiter = container_from_env().rate_limiter
+    quota = []
+    for i in range(args.n):
+        t = time.perf_counter()
+        limiter.hit(f"chat:bench-{i % 50}", limit=5000, window_s=3600)
+        quota.append((time.perf_counter() - t) * 1000)
+    print(header("authorizer and quota, warm, emulator on loopback"))
+    print(row("authorizer invocation (verify + session)", warm))
+    print(row("quota check (conditional ADD)", quota))
+    emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
