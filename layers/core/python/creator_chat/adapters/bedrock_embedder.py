@@ -15,14 +15,9 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError
 
+from creator_chat.adapters.bedrock_errors import NETWORK_ERRORS, TRANSIENT_ERROR_CODES
 from creator_chat.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
@@ -30,24 +25,6 @@ if TYPE_CHECKING:
 
 TITAN_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
 TITAN_V2_DIMENSIONS = frozenset({256, 512, 1024})
-
-#: Error codes that mean "try again later", not "this request is wrong".
-TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "ServiceUnavailableException",
-        "ModelNotReadyException",
-        "ModelTimeoutException",
-        "InternalServerException",
-    }
-)
-_NETWORK_ERRORS = (
-    ReadTimeoutError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ConnectionClosedError,
-)
 
 
 class BedrockEmbedder:
@@ -109,7 +86,7 @@ class BedrockEmbedder:
             if code in TRANSIENT_ERROR_CODES:
                 raise DependencyUnavailable(f"Bedrock embeddings unavailable: {code}") from exc
             raise
-        except _NETWORK_ERRORS as exc:
+        except NETWORK_ERRORS as exc:
             raise DependencyUnavailable(f"Bedrock embeddings unreachable: {exc}") from exc
         payload: dict[str, Any] = json.loads(response["body"].read())
         embedding = payload.get("embedding")

@@ -18,14 +18,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError
 
+from creator_chat.adapters.bedrock_errors import NETWORK_ERRORS, TRANSIENT_ERROR_CODES
 from creator_chat.domain.models import Chunk, Generation
 from creator_chat.errors import DependencyUnavailable, DomainError
 from creator_chat.prompting import NOT_FOUND_ANSWER, build_user_turn
@@ -38,24 +33,6 @@ __all__ = [
     "parse_citations",
 ]
 
-#: Bedrock error codes that mean "try again later", not "this request is wrong".
-TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ServiceUnavailableException",
-        "ModelNotReadyException",
-        "ModelTimeoutException",
-        "InternalServerException",
-        "TooManyRequestsException",
-    }
-)
-
-_NETWORK_ERRORS = (
-    ReadTimeoutError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ConnectionClosedError,
-)
 
 # "[2]", "[1, 3]", "[1,2,3]"; at most three digits so years like "[2024]" are left alone.
 _MARKER_RE = re.compile(r"([ \t]*)\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
@@ -159,7 +136,7 @@ class BedrockConverseGenerator:
             if code in TRANSIENT_ERROR_CODES:
                 raise DependencyUnavailable(f"bedrock is unavailable: {code}") from exc
             raise DomainError(f"bedrock generation failed: {code or 'unknown error'}") from exc
-        except _NETWORK_ERRORS as exc:
+        except NETWORK_ERRORS as exc:
             raise DependencyUnavailable(f"bedrock timed out: {type(exc).__name__}") from exc
 
         content = response.get("output", {}).get("message", {}).get("content", [])
