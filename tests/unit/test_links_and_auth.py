@@ -97,3 +97,11 @@ def test_missing_required_claim_is_refused():
 def test_unknown_roles_and_tiers_are_denied(claims: dict):
     with pytest.raises(Unauthorized):
         identity_from_claims(claims)
+
+
+def test_cache_keys_keep_symbols_that_change_the_question():
+    from creator_chat.usecases.chat import cache_question
+
+    assert cache_question("Functions in C?") != cache_question("Functions in C++?")
+    assert cache_question("Functions in C#?") != cache_question("Functions in C?")
+    assert cache_question("  What  temperature?") == cache_question("what temperature")

@@ -113,7 +113,14 @@ class ChatResult:
 
 
 def normalise_question(text: str) -> str:
+    """For counting questions (trending): words only."""
     return re.sub(r"[^\w]+", " ", text.lower()).strip()
+
+
+def cache_question(text: str) -> str:
+    """For cache keys: case and spacing folded, trailing punctuation dropped — symbols kept,
+    so "functions in C?" and "functions in C++?" never share an answer."""
+    return " ".join(text.lower().split()).rstrip("?!. ")
 
 
 @contextmanager
@@ -160,7 +167,7 @@ def _cache_set_json(cache: Cache, key: str, value: Any, ttl_s: int) -> None:
 
 def _context_key(creator: Creator, question: str, video_id: str | None) -> str:
     digest = hashlib.sha256(
-        f"{normalise_question(question)}\0{video_id or ''}".encode()
+        f"{cache_question(question)}\0{video_id or ''}".encode()
     ).hexdigest()
     return f"ctx2:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
 
@@ -170,7 +177,7 @@ def _response_key(
 ) -> str:
     profile_part = json.dumps(asdict(profile), sort_keys=True) if profile else ""
     digest = hashlib.sha256(
-        f"{normalise_question(question)}\0{video_id or ''}\0{profile_part}".encode()
+        f"{cache_question(question)}\0{video_id or ''}\0{profile_part}".encode()
     ).hexdigest()
     return f"resp:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
 
