@@ -27,11 +27,18 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # An invocation that counted nothing is normal (health checks); don't warn on each one.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
+def _metrics_disabled() -> bool:
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() in ("1", "true", "yes")
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def count(name: str, value: float = 1, unit: MetricUnit = MetricUnit.Count) -> None:
     """Add to an EMF metric; never lets a metrics problem fail a request."""
+    if _metrics_disabled():
+        # Powertools would still buffer them and print a batch at 100 values
+        return
     try:
         metrics.add_metric(name=name, unit=unit, value=value)
     except Exception:  # metrics must not break requests
