@@ -19,6 +19,7 @@ from infra_cdk.constructs.observability import ObservabilityConstruct
 from infra_cdk.constructs.queues import QueuesConstruct
 from infra_cdk.constructs.search import SearchConstruct
 from infra_cdk.constructs.storage import StorageConstruct
+from infra_cdk.constructs.web import WebConstruct
 
 
 class CreatorChatStack(Stack):
@@ -82,6 +83,7 @@ class CreatorChatStack(Stack):
         api = ApiConstruct(
             self, "Api", declaration=declaration, config=config, handlers=functions.aliases
         )
+        WebConstruct(self, "Web", config=config, api_url=api.url)
         observability = ObservabilityConstruct(
             self,
             "Observability",

@@ -27,6 +27,7 @@ from infra_cdk.constructs.queues import check_visibility_timeouts
 from infra_cdk.naming import pascal_case
 
 from .conftest import Synthesized, synthesize
+from .test_web import WEB_ACKNOWLEDGEMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,7 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     "AwsSolutions-COG8",  # no Plus feature plan (cost)
     "AwsSolutions-IAM5[Resource::*]",  # X-Ray and VPC ENI actions only
     "AwsSolutions-L1",  # python3.12 pinned with the dependency layer
-}
+} | WEB_ACKNOWLEDGEMENTS  # the web client's CloudFront and upload (see test_web.py)
 BUCKET_OBJECTS_ACK = re.compile(r"^AwsSolutions-IAM5\[Resource::<Storage\w+Bucket\w+\.Arn>/\*\]$")
 
 

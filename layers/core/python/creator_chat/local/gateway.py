@@ -223,8 +223,32 @@ def to_http(result: Any) -> GatewayResponse:
     return GatewayResponse(int(result["statusCode"]), headers, body)
 
 
+@dataclass(frozen=True)
+class LocalRequest:
+    """What a local-only route sees of its request (header names are lower-case)."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+    source_ip: str
+
+
+# A route only the local gateway serves (never deployed, not in the declaration).
+LocalRoute = Callable[[LocalRequest], GatewayResponse]
+# ``static(path, query)``: a file for a GET no declared route matches, as ``(body,
+# content_type)`` or as a whole response (to set headers); ``None`` → 404.
+StaticHook = Callable[[str, str], tuple[bytes, str] | GatewayResponse | None]
+
+
 class LocalGateway:
-    """An ASGI app: HTTP → authorizer → route handler → HTTP."""
+    """An ASGI app: HTTP → authorizer → route handler → HTTP.
+
+    Beyond API Gateway, and only for requests no declared route matches: ``static`` answers
+    GETs (the web client), ``local_routes`` maps ``(method, path)`` to local-only handlers
+    (e.g. the dev sign-in); declared routes always win, so neither can shadow the API.
+    """
 
     def __init__(
         self,
@@ -233,12 +257,14 @@ class LocalGateway:
         authorizer: LocalFunction,
         *,
         max_concurrency: int = 64,
-        static: Callable[[str], tuple[bytes, str] | None] | None = None,
+        static: StaticHook | None = None,
+        local_routes: Mapping[tuple[str, str], LocalRoute] | None = None,
     ) -> None:
         self._routes = routes
         self._functions = functions
         self._authorizer = authorizer
         self._static = static
+        self._local_routes = dict(local_routes or {})
         self._pool = ThreadPoolExecutor(
             max_concurrency, thread_name_prefix="lambda", initializer=_thread_event_loop
         )
@@ -305,8 +331,19 @@ class LocalGateway:
         request_id = str(uuid.uuid4())
         matched = match_route(self._routes, method, path)
         if matched is None:
+            local = self._local_routes.get((method, path))
+            if local is not None:
+                request = LocalRequest(
+                    method, path, query, {k.lower(): v for k, v in headers}, body, source_ip
+                )
+                try:
+                    return local(request)
+                except Exception:
+                    return _gateway_error(500, "Internal Server Error")
             if method == "GET" and self._static is not None:
-                found = self._static(path)
+                found = self._static(path, query)
+                if isinstance(found, GatewayResponse):
+                    return found
                 if found is not None:
                     content, content_type = found
                     return GatewayResponse(200, [("content-type", content_type)], content)

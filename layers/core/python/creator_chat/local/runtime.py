@@ -20,6 +20,7 @@ from creator_chat.local.emulator import Emulator
 from creator_chat.local.gateway import LocalFunction, LocalGateway
 from creator_chat.local.poller import QueuePoller
 from creator_chat.local.provision import provision
+from creator_chat.local.static import StaticSite, dev_routes
 from creator_chat.observability import logger
 from creator_chat.resources import DECLARATION, Declaration
 from creator_chat.settings import Settings
@@ -152,10 +153,13 @@ class LocalRuntime:
             from creator_chat.local.demo import seed_demo_creator
 
             seed_demo_creator(container)
+        dev_sign_in = dev_routes(settings)  # the web client's; local and test only, never deployed
         self.gateway = LocalGateway(
             list(self.declaration.routes),
             {name: f for name, f in self.functions.items()},
             self.functions[self.declaration.authorizer_function],
+            static=StaticSite(dev_sign_in=bool(dev_sign_in)),
+            local_routes=dev_sign_in,
         )
         self._start_http()
         logger.info("local runtime started", extra={"url": self.url})
