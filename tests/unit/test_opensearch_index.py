@@ -11,11 +11,15 @@ from collections import deque
 from collections.abc import Collection, Mapping
 from typing import Any
 
+import numpy as np
 import pytest
 from botocore.credentials import Credentials
+from creator_chat.adapters import local_index
 from creator_chat.adapters.opensearch_index import (
+    DEFAULT_DENSE_WEIGHT,
     OpenSearchVectorIndex,
     build_opensearch_client,
+    hybrid_score,
     index_body,
 )
 from creator_chat.domain.models import Chunk
@@ -220,12 +224,35 @@ def test_search_filters_both_queries_by_creator_and_combines_scores(
     assert keyword["query"]["bool"]["must"][0]["multi_match"]["query"] == "lighting"
 
     assert [(h.chunk.chunk_id, round(h.score, 3), round(cos, 3)) for h, cos in results] == [
-        ("c1", 0.56, 0.8),  # 0.7 * 0.8
-        ("c2", 0.44, 0.2),  # 0.7 * 0.2 + 0.3 * 3.0 / 3.0
-        ("c3", 0.15, 0.0),  # 0.3 * 1.5 / 3.0
+        ("c1", 0.8, 0.8),  # no keyword match: the cosine itself, max(0.8, 0.8 * 0.8)
+        ("c2", 0.36, 0.2),  # lifted: 0.8 * 0.2 + 0.2 * 3.0 / 3.0
+        ("c3", 0.1, 0.0),  # keyword only: 0.2 * 1.5 / 3.0
     ]
     first = results[0][0].chunk
     assert (first.creator_id, first.start_s, first.video_id) == ("alice", 12.5, "v1")
+
+
+def test_hybrid_score_is_the_local_index_formula() -> None:
+    assert DEFAULT_DENSE_WEIGHT == local_index.DEFAULT_DENSE_WEIGHT
+    cosines = np.array([-0.3, 0.0, 0.1, 0.35, 0.5, 0.8, 1.0, 0.2], dtype=np.float32)
+    bm25 = np.array([4.0, 0.0, 8.0, 2.0, 1.0, 0.0, 8.0, 6.0], dtype=np.float32)
+    for w in (0.0, 0.5, 0.8, 1.0):
+        local = local_index.hybrid_scores(cosines, bm25, w)
+        pairs = zip(cosines.tolist(), bm25.tolist(), strict=True)
+        remote = [hybrid_score(c, k, 8.0, w) for c, k in pairs]
+        assert local.tolist() == pytest.approx(remote, abs=1e-6)
+    assert local_index.hybrid_scores(cosines, np.zeros(8, dtype=np.float32), 0.8).tolist() == (
+        pytest.approx([hybrid_score(float(c), 0.0, 0.0, 0.8) for c in cosines])
+    )
+
+
+def test_keyword_evidence_lifts_a_hit_but_never_lowers_it() -> None:
+    w = DEFAULT_DENSE_WEIGHT
+    assert hybrid_score(0.6, 0.0, 5.0, w) == pytest.approx(0.6)  # no shared word: no penalty
+    assert hybrid_score(0.6, 1.0, 5.0, w) == pytest.approx(0.6)  # weaker keyword evidence
+    assert hybrid_score(0.3, 5.0, 5.0, w) == pytest.approx(0.3 + (1 - w) * 0.7)  # best match
+    assert hybrid_score(-0.2, 5.0, 5.0, w) == pytest.approx(1 - w)  # keyword only
+    assert hybrid_score(1.0, 5.0, 5.0, w) == pytest.approx(1.0)  # stays within [0, 1]
 
 
 def test_delete_document_finds_ids_by_filter_then_bulk_deletes(

@@ -23,8 +23,11 @@ vector-search collection notes, as we understand them):
   so the k-NN query and a BM25 ``multi_match`` query (both filtered by creator) are sent as two
   ``_search`` calls and combined client-side with the local index's formula
   (:func:`hybrid_score`): the absolute cosine, recovered from the faiss inner-product score,
-  plus the max-normalised BM25 score. Keyword-only hits carry their stored vector so their
-  cosine is exact too.
+  lifted towards the max-normalised BM25 score where that is higher (see ``local_index`` for
+  the formula and the measurements behind it). Keyword-only hits carry their stored vector so
+  their cosine is exact too. The inputs differ in scope, not in formula: OpenSearch's BM25
+  takes its statistics from the whole index (all creators) and its standard analyser, the
+  local one from the creator's chunks and ``local_index.tokenize``.
 
 Pure Python (no numpy): this module runs in Lambda, where a few hundred floats per query do
 not justify numpy's size and import time.
@@ -56,14 +59,21 @@ _MAX_BULK_BYTES = 8 * 1024 * 1024  # well under AOSS/API request-size limits
 _SOURCE_FIELDS = list(Chunk.__dataclass_fields__)
 
 
-DEFAULT_DENSE_WEIGHT = 0.7
+DEFAULT_DENSE_WEIGHT = 0.8  # = local_index.DEFAULT_DENSE_WEIGHT
 
 
 def hybrid_score(cosine: float, keyword: float, max_keyword: float, dense_weight: float) -> float:
-    """The score both adapters give a hit, in [0, 1]: absolute cosine + max-normalised BM25."""
+    """The score both adapters give a hit, in [0, 1] (``local_index.hybrid_scores``, per hit).
+
+    The absolute cosine, lifted by ``1 - dense_weight`` of the gap to the max-normalised BM25
+    score when that is higher: ``max(dense, w * dense + (1 - w) * keyword)``, never below the
+    cosine.
+    """
     dense = min(max(cosine, 0.0), 1.0)
-    kw = keyword / max_keyword if max_keyword > 0.0 else 0.0
-    return dense_weight * dense + (1.0 - dense_weight) * kw
+    if max_keyword <= 0.0:
+        return dense
+    kw = keyword / max_keyword
+    return max(dense, dense_weight * dense + (1.0 - dense_weight) * kw)
 
 
 def unit(values: Sequence[float]) -> list[float]:
