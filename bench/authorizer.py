@@ -15,16 +15,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _table import header, row  # noqa: E402
-
-import creator_chat.local  # noqa: E402,F401  (quiet Powertools before it is imported)
-from creator_chat.auth import issue_dev_token  # noqa: E402
-from creator_chat.domain.models import Role, Tier  # noqa: E402
-from creator_chat.local.emulator import Emulator  # noqa: E402
-from creator_chat.local.gateway import LambdaContext  # noqa: E402
-from creator_chat.local.provision import provision  # noqa: E402
-from creator_chat.local.runtime import default_functions_dir, load_handler  # noqa: E402
-from creator_chat.settings import Settings  # noqa: E402
+import creator_chat.local  # noqa: F401  (quiet Powertools before it is imported)
+from _table import header, row
+from creator_chat.auth import issue_dev_token
+from creator_chat.domain.models import Role, Tier
+from creator_chat.local.emulator import Emulator
+from creator_chat.local.gateway import LambdaContext
+from creator_chat.local.provision import provision
+from creator_chat.local.runtime import default_functions_dir, load_handler
+from creator_chat.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,9 +15,8 @@ import time
 from importlib import resources
 from pathlib import Path
 
-import httpx
-
 import creator_chat.local  # noqa: F401  (quiet Powertools before it is imported)
+import httpx
 from creator_chat.adapters.local_embedder import LocalEmbedder
 from creator_chat.auth import issue_dev_token
 from creator_chat.content import chunk_document, parse
@@ -25,9 +24,43 @@ from creator_chat.domain.models import DocumentKind, Role, Tier
 from creator_chat.local.runtime import LocalRuntime
 from creator_chat.settings import Settings
 
-WORDS = ("grind dose yield shot espresso milk steam pitcher temperature pressure basket tamp "
-         "puck channel bean roast acidity sweetness body crema extraction ratio seconds grams "
-         "boiler pump gasket descale water hardness filter burr retention static dial").split()
+WORDS = [
+    "grind",
+    "dose",
+    "yield",
+    "shot",
+    "espresso",
+    "milk",
+    "steam",
+    "pitcher",
+    "temperature",
+    "pressure",
+    "basket",
+    "tamp",
+    "puck",
+    "channel",
+    "bean",
+    "roast",
+    "acidity",
+    "sweetness",
+    "body",
+    "crema",
+    "extraction",
+    "ratio",
+    "seconds",
+    "grams",
+    "boiler",
+    "pump",
+    "gasket",
+    "descale",
+    "water",
+    "hardness",
+    "filter",
+    "burr",
+    "retention",
+    "static",
+    "dial",
+]
 
 
 def synthetic_vtt(minutes: int, seed: int) -> str:
@@ -72,21 +105,46 @@ def main() -> int:
 
     demo = resources.files("creator_chat") / "demo"
     manifest = json.loads((demo / "manifest.json").read_text())["documents"]
-    demo_docs = [{"title": d["title"], "kind": d["kind"], "source_url": d["source_url"] or "",
-                  "content": (demo / d["file"]).read_text()} for d in manifest]
+    demo_docs = [
+        {
+            "title": d["title"],
+            "kind": d["kind"],
+            "source_url": d["source_url"] or "",
+            "content": (demo / d["file"]).read_text(),
+        }
+        for d in manifest
+    ]
     per_doc = 50  # minutes per synthetic transcript
-    synth_docs = [{"title": f"Synthetic {i}", "kind": "vtt",
-                   "source_url": f"https://www.youtube.com/watch?v=synth{i:06d}",
-                   "content": synthetic_vtt(per_doc, i)} for i in range(max(1, args.minutes // per_doc))]
+    synth_docs = [
+        {
+            "title": f"Synthetic {i}",
+            "kind": "vtt",
+            "source_url": f"https://www.youtube.com/watch?v=synth{i:06d}",
+            "content": synthetic_vtt(per_doc, i),
+        }
+        for i in range(max(1, args.minutes // per_doc))
+    ]
 
     rows = []
-    for name, docs in (("demo corpus", demo_docs), (f"{args.minutes} synthetic transcript minutes", synth_docs)):
-        cid = api.post("/v1/creators", json={"slug": f"bench-{len(rows)}-{int(time.time())}",
-                                             "name": name}).json()["creator_id"]
+    for name, docs in (
+        ("demo corpus", demo_docs),
+        (f"{args.minutes} synthetic transcript minutes", synth_docs),
+    ):
+        cid = api.post(
+            "/v1/creators", json={"slug": f"bench-{len(rows)}-{int(time.time())}", "name": name}
+        ).json()["creator_id"]
         seconds, chunks = ingest(api, cid, docs)
-        texts = [c.text for d in docs for c in chunk_document(
-            parse(DocumentKind(d["kind"]), d["content"].encode()), creator_id="x", document_id="d",
-            title=d["title"], source_url="")]
+        texts = [
+            c.text
+            for d in docs
+            for c in chunk_document(
+                parse(DocumentKind(d["kind"]), d["content"].encode()),
+                creator_id="x",
+                document_id="d",
+                title=d["title"],
+                source_url="",
+            )
+        ]
         embedder = LocalEmbedder()
         embedder.embed(texts[:4])  # loaded before timing
         t = time.perf_counter()
@@ -94,8 +152,10 @@ def main() -> int:
         raw = time.perf_counter() - t
         rows.append((name, len(docs), chunks, seconds, chunks / seconds, len(texts) / raw))
     rt.stop()
-    print(f"\n{'ingest (local runtime, 2 cores)':<40} {'docs':>5} {'chunks':>7} {'seconds':>8} "
-          f"{'chunks/s':>9} {'raw embed chunks/s':>19}")
+    print(
+        f"\n{'ingest (local runtime, 2 cores)':<40} {'docs':>5} {'chunks':>7} {'seconds':>8} "
+        f"{'chunks/s':>9} {'raw embed chunks/s':>19}"
+    )
     for name, n, chunks, seconds, rate, raw in rows:
         print(f"{name:<40} {n:>5} {chunks:>7} {seconds:>8.1f} {rate:>9.1f} {raw:>19.1f}")
     return 0

@@ -61,7 +61,9 @@ def test_a_new_table_and_route_appear_in_the_template_and_locally(
     # Local: provisioning and the gateway read the same object
     settings = Settings(resource_prefix=f"drift{uuid.uuid4().hex[:6]}")
     provision(settings, EXTENDED)
-    names = boto3.client("dynamodb").list_tables()["TableNames"]
-    assert settings.physical_name("table", "bookmarks") in names
+    described = boto3.client("dynamodb").describe_table(
+        TableName=settings.physical_name("table", "bookmarks")
+    )["Table"]
+    assert [k["AttributeName"] for k in described["KeySchema"]] == ["user_id", "sk"]
     matched = match_route(list(EXTENDED.routes), "GET", "/v1/bookmarks/b1")
     assert matched is not None and matched[0].path == "/v1/bookmarks/{bookmark_id}"

@@ -27,6 +27,7 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # An invocation that counted nothing is normal (health checks); don't warn on each one.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
+
 def _metrics_disabled() -> bool:
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "false").lower() in ("1", "true", "yes")
 

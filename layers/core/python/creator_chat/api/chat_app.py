@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from creator_chat.api.common import Caller, ContainerFactory, install_error_handlers, request_id
+from creator_chat.api.common import (
+    ERROR_RESPONSES,
+    Caller,
+    ContainerFactory,
+    install_edge,
+    request_id,
+)
 from creator_chat.api.common import ContainerDep as C
 from creator_chat.api.schemas import (
     ChatIn,
@@ -47,9 +53,10 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         title="creator-chat",
         version="0.1.0",
         description="Grounded, cited chat with a creator's own content.",
+        responses=ERROR_RESPONSES,
     )
     app.state.container_factory = get_container
-    install_error_handlers(app)
+    install_edge(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
@@ -69,9 +76,10 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
             creators=[CreatorOut.of(x) for x in creator_uc.list_creators(c.creators, caller)]
         )
 
-    @app.get("/v1/creators/{creator}", tags=["creators"], response_model=CreatorOut)
-    def get_creator(creator: str, c: C, caller: Caller) -> CreatorOut:
-        return CreatorOut.of(creator_uc.get_creator(c.creators, caller, creator))
+    @app.get("/v1/creators/{creator_id}", tags=["creators"], response_model=CreatorOut)
+    def get_creator(creator_id: str, c: C, caller: Caller) -> CreatorOut:
+        """A creator by id or by slug."""
+        return CreatorOut.of(creator_uc.get_creator(c.creators, caller, creator_id))
 
     @app.post("/v1/creators", tags=["creators"], response_model=CreatorOut, status_code=201)
     def create_creator(body: CreatorCreate, c: C, caller: Caller) -> CreatorOut:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from creator_chat.api.common import (
+    ERROR_RESPONSES,
     Caller,
     ContainerDep,
     ContainerFactory,
-    install_error_handlers,
+    body_limit,
+    install_edge,
     request_id,
 )
 from creator_chat.api.schemas import Strict
@@ -20,16 +23,38 @@ from creator_chat.container import Container
 from creator_chat.domain.models import Document, DocumentKind, SearchHit
 from creator_chat.usecases import ingest as uc
 
+# Inline content is capped at ``max_inline_document_bytes`` (1 MiB of UTF-8; the use case's
+# 413 says how to upload instead), which JSON escaping can make up to 3x larger on the wire
+# for any real text. The body must also stay under Lambda's 6 MB synchronous payload limit
+# (the whole event: body, headers, context), or it fails before this function runs.
+MAX_DOCUMENT_BODY_BYTES = 5 * 1024 * 1024
+
 
 class DocumentIn(Strict):
+    free_text: ClassVar[frozenset[str]] = frozenset({"content"})
+
     title: str = Field(min_length=1, max_length=300)
     kind: DocumentKind
     source_url: str = Field("", max_length=2000)
     video_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     content: str | None = None
-    upload: bool = False
-    size_bytes: int | None = Field(None, ge=1)
+    upload: bool = Field(False, strict=True)
+    size_bytes: int | None = Field(None, ge=1, strict=True)
     content_type: str = Field("application/octet-stream", max_length=200)
+
+    @field_validator("source_url")
+    @classmethod
+    def _web_url(cls, value: str) -> str:
+        # citations deep-link into it: it must parse, or every answer citing it would fail
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value)
+        except ValueError as err:
+            raise ValueError(f"not a valid URL: {err}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL")
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> DocumentIn:
@@ -85,7 +110,7 @@ class DocumentList(BaseModel):
 
 class SearchIn(Strict):
     query: str = Field(min_length=1, max_length=2000)
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int = Field(5, ge=1, le=50, strict=True)
     video_id: str | None = Field(None, max_length=64)
 
 
@@ -145,12 +170,21 @@ D = Annotated[uc.IngestDeps, Depends(_deps)]
 
 
 def create_app(get_container: ContainerFactory) -> FastAPI:
-    app = FastAPI(title="creator-chat ingest", version="0.1.0")
+    app = FastAPI(title="creator-chat ingest", version="0.1.0", responses=ERROR_RESPONSES)
     app.state.container_factory = get_container
-    install_error_handlers(app)
+    install_edge(app)
     base = "/v1/creators/{creator_id}/documents"
 
-    @app.post(base, response_model=SubmittedOut, status_code=202)
+    @app.post(
+        base,
+        response_model=SubmittedOut,
+        status_code=202,
+        responses={
+            200: {"model": SubmittedOut, "description": "The same content again: a no-op"},
+            201: {"model": SubmittedOut, "description": "Upload ticket: PUT the file there"},
+        },
+        openapi_extra=body_limit(MAX_DOCUMENT_BODY_BYTES),
+    )
     def submit(
         creator_id: str, body: DocumentIn, deps: D, caller: Caller, request: Request
     ) -> JSONResponse:

@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from creator_chat.domain.models import Citation, Creator, Message, Thread
 
+# An unpaired surrogate cannot be encoded as UTF-8: it would fail deep in a store or a hash,
+# as a 500. Control characters (C0 but tab, newline and carriage return; DEL; C1; NUL
+# included) are never meaningful in a message, a title or a name.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 
 class Strict(BaseModel):
-    # Unknown fields are rejected everywhere, so a typo is a 422, not a silent default.
+    """Every request body: unknown fields are rejected (a typo is a 422, not a silent
+    default), surrounding whitespace is stripped, text is valid Unicode and holds no control
+    characters but tab, newline and carriage return — except ``free_text`` fields (a
+    document's content: a form feed between pages, a NUL in a corrupt file the worker will
+    reject with a reason)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    free_text: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise ValueError("unpaired surrogates are not valid Unicode text")
+            if info.field_name not in cls.free_text and _CONTROL.search(value):
+                raise ValueError("control characters (NUL, ESC, ...) are not allowed")
+        return value
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    request_id: str
+
+
+class ErrorOut(BaseModel):
+    """Every error the API answers itself."""
+
+    error: ErrorDetail
+
+
+class GatewayErrorOut(BaseModel):
+    """API Gateway's own error body: no token (401), the authorizer denied (403), or a
+    request over its payload limit (413), before any function runs."""
+
+    message: str
 
 
 class CreatorOut(BaseModel):
@@ -55,7 +97,7 @@ class CreatorUpdate(Strict):
     persona: str | None = Field(None, max_length=4000)
     specialty: str | None = Field(None, max_length=500)
     description: str | None = Field(None, max_length=4000)
-    active: bool | None = None
+    active: bool | None = Field(None, strict=True)
 
 
 class ThreadOut(BaseModel):
@@ -170,7 +212,7 @@ class ChatOut(BaseModel):
 
 class ProfileIn(Strict):
     channel_name: str = Field("", max_length=200)
-    subscriber_count: int | None = Field(None, ge=0, le=10_000_000_000)
+    subscriber_count: int | None = Field(None, ge=0, le=10_000_000_000, strict=True)
     content_type: str = Field("", max_length=200)
     goals: str = Field("", max_length=1000)
     equipment: str = Field("", max_length=1000)

@@ -21,7 +21,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 # Credentials that can only ever reach the emulator: real AWS refuses them.
 EMULATOR_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - not a secret: the emulator's fixed key
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
 _DYNAMODB_WRITES = frozenset(

@@ -166,9 +166,7 @@ def _cache_set_json(cache: Cache, key: str, value: Any, ttl_s: int) -> None:
 
 
 def _context_key(creator: Creator, question: str, video_id: str | None) -> str:
-    digest = hashlib.sha256(
-        f"{cache_question(question)}\0{video_id or ''}".encode()
-    ).hexdigest()
+    digest = hashlib.sha256(f"{cache_question(question)}\0{video_id or ''}".encode()).hexdigest()
     return f"ctx2:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
 
 
