@@ -48,6 +48,24 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingest(args: argparse.Namespace) -> int:
+    from creator_chat.ingest_cli import run
+
+    token = args.token or os.environ.get("CREATOR_CHAT_TOKEN")
+    if not token:
+        from creator_chat.auth import issue_dev_token
+        from creator_chat.domain.models import Role, Tier
+        from creator_chat.local.runtime import LOCAL_DEV_SECRET
+        from creator_chat.settings import Settings
+
+        os.environ.setdefault("CREATOR_CHAT_JWT_SECRET", LOCAL_DEV_SECRET)
+        token = issue_dev_token(
+            Settings(), user_id="cli-ingest", role=Role.ADMIN, tier=Tier.ENTERPRISE, ttl_s=3600
+        )
+    creator = args.creator if args.creator.startswith("cr_") else f"cr_{args.creator}"
+    return run(args.url, token, creator, args.paths)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="creator-chat", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--creator", help="creator id or slug (role creator)")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
     token.set_defaults(func=_token)
+
+    ingest = sub.add_parser("ingest", help="ingest files or folders into a creator")
+    ingest.add_argument("--creator", required=True, help="creator id or slug")
+    ingest.add_argument("--url", default="http://127.0.0.1:8080", help="the server")
+    ingest.add_argument("--token", help="bearer token (default: a local admin dev token)")
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.set_defaults(func=_ingest)
 
     args = parser.parse_args(argv)
     return int(args.func(args))
