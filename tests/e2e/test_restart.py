@@ -6,11 +6,6 @@ new process proves a restart), stops it with Ctrl-C, and starts it again on the 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,9 +14,9 @@ from pathlib import Path
 import httpx
 from creator_chat.auth import issue_dev_token
 from creator_chat.domain.models import Role, Tier
-from creator_chat.local.runtime import free_port
 from creator_chat.settings import Settings
 
+from tests import serve_process
 from tests.e2e.conftest import bearer, wait_for_documents
 
 SECRET = "restart-test-secret-0123456789abcdef0123"
@@ -29,43 +24,8 @@ SECRET = "restart-test-secret-0123456789abcdef0123"
 
 @contextmanager
 def server(data_dir: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CREATOR_CHAT_", "AWS_ENDPOINT"))
-    }
-    env.update({"CREATOR_CHAT_JWT_SECRET": SECRET, "CREATOR_CHAT_ENV": "local"})
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "creator_chat.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--no-demo",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "server exited"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+    with serve_process.server(data_dir, SECRET) as (url, _):
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: the server saves its data and exits
-        proc.wait(timeout=60)
 
 
 def test_threads_documents_and_index_survive_a_restart(tmp_path: Path):

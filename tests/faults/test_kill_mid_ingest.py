@@ -12,23 +12,20 @@ not survive a restart).
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 from creator_chat.auth import issue_dev_token
 from creator_chat.domain.models import Role, Tier
-from creator_chat.local.runtime import free_port
 from creator_chat.settings import Settings
 
+from tests import serve_process
 from tests.e2e.conftest import bearer, wait_for_documents
 
 SECRET = "kill-test-secret-0123456789abcdef0123456789"
@@ -37,46 +34,8 @@ MAX_ROUNDS = 6
 WORDS = ("knot", "loop", "bight", "rope", "hitch", "bowline", "sheet", "bend", "cleat", "coil")
 
 
-@contextmanager
-def server(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CREATOR_CHAT_", "AWS_ENDPOINT"))
-    }
-    env.update({"CREATOR_CHAT_JWT_SECRET": SECRET, "CREATOR_CHAT_ENV": "local"})
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "creator_chat.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--no-demo",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "server exited"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+def server(data_dir: Path) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    return serve_process.server(data_dir, SECRET)
 
 
 def marker(n: int) -> str:

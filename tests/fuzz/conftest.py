@@ -2,8 +2,10 @@
 
 Reuses the end-to-end fixtures (imported here, they give this directory its own runtime,
 so whatever the fuzzer creates — creators, documents, threads — stays out of the other
-suites' data). ``FUZZ_EXAMPLES`` sets the total number of generated requests (default: a
-bounded run for the normal suite; ``make fuzz`` asks for more).
+suites' data). ``FUZZ_EXAMPLES`` is the budget of generated requests, spread over the
+operations (default: a bounded run for the normal suite; ``make fuzz`` asks for more). It is
+an upper bound: an operation with few distinct inputs (``GET /health``) runs out of new ones
+first, so 2000 gives about 1,300 requests (the summary at the end counts them).
 """
 
 from __future__ import annotations
