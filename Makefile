@@ -3,7 +3,10 @@ PYTHON ?= python3
 PORT ?= 8080
 STAMP := .make/setup.stamp
 
-.PHONY: setup run test lint fmt synth bench eval pr clean
+.PHONY: setup run test lint fmt synth bench eval pr clean fuzz load
+FUZZ_EXAMPLES ?= 2000
+LOAD_CONCURRENCY ?= 50,200,1000
+LOAD_REQUESTS ?= 2000
 
 $(STAMP): pyproject.toml
 	@mkdir -p .make
@@ -48,6 +51,12 @@ eval: $(STAMP)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-doc >/dev/null; }
 	$(PYTHON) -m pip install -q --disable-pip-version-check -e '.[eval]'
 	$(PYTHON) bench/eval_retrieval.py
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTHON) -m pytest tests/fuzz -q
+
+load: $(STAMP)
+	$(PYTHON) bench/load.py --concurrency $(LOAD_CONCURRENCY) --requests $(LOAD_REQUESTS)
 
 pr: lint test
 

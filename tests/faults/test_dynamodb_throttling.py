@@ -69,15 +69,10 @@ STUCK_PENDING = "a pending reply whose job was never queued: pending for ever"
 KNOWN_GAPS: dict[tuple[str, str], set[str]] = {
     ("sync", "count message #1"): {EMPTY_THREAD},
     ("sync", "store message #1"): {EMPTY_THREAD, MISCOUNTED},
-    ("sync", "refresh message ttls #1"): {UNANSWERED},
     ("sync", "store message #2"): {MISCOUNTED},
-    ("sync", "refresh message ttls #2"): {DOUBLE_REPLY},
-    ("sync", "count usage #1"): {DOUBLE_REPLY},
     ("async", "count message #1"): {EMPTY_THREAD},
     ("async", "store message #1"): {EMPTY_THREAD, MISCOUNTED},
-    ("async", "refresh message ttls #1"): {UNANSWERED},
     ("async", "store message #2"): {MISCOUNTED},
-    ("async", "refresh message ttls #2"): {DOUBLE_REPLY, STUCK_PENDING},
 }
 
 

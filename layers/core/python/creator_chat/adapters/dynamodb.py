@@ -8,6 +8,7 @@ Key design: ``docs/data-model.md``. Two rules hold everywhere here:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
@@ -328,7 +329,9 @@ class DynamoThreadStore(_TableAdapter):
             raise
         thread.last_activity_at, thread.expires_at = now, expires
         thread.message_count += 1
-        self._maybe_refresh_message_ttls(thread.thread_id, now, expires)
+        # the message is stored; a failed TTL refresh is retried by the next append
+        with contextlib.suppress(ClientError, DependencyUnavailable):
+            self._maybe_refresh_message_ttls(thread.thread_id, now, expires)
 
     def _maybe_refresh_message_ttls(self, thread_id: str, now: int, expires: int) -> None:
         key = {"pk": f"THREAD#{thread_id}", "sk": "META"}

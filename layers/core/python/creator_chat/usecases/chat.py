@@ -502,13 +502,7 @@ def _finish(
             output_tokens=generation.output_tokens,
         )
         deps.threads.append_message(thread, message)
-        deps.usage.add_usage(
-            caller.user_id,
-            _month(deps.clock),
-            requests=1,
-            input_tokens=generation.input_tokens,
-            output_tokens=generation.output_tokens,
-        )
+        _count_usage(deps, caller.user_id, generation)
     result.status, result.answer, result.citations = MessageStatus.ANSWERED, answer, citations
 
 
@@ -546,6 +540,22 @@ def _queue(
         return
     count("ChatQueued")
     logger.info("chat queued", extra={"reason": reason, "message_id": result.message_id})
+
+
+def _count_usage(deps: ChatDeps, user_id: str, generation: Generation) -> None:
+    """Best effort: the answer is already stored, so a usage write that fails must not turn
+    it into an error (or a second, failed reply). It is logged and counted instead."""
+    try:
+        deps.usage.add_usage(
+            user_id,
+            _month(deps.clock),
+            requests=1,
+            input_tokens=generation.input_tokens,
+            output_tokens=generation.output_tokens,
+        )
+    except Exception:
+        logger.warning("usage not counted", extra={"user_id": user_id})
+        count("UsageNotCounted")
 
 
 def _month(clock: Clock) -> str:
@@ -612,13 +622,7 @@ def _answer_pending(deps: ChatDeps, thread: Thread, pending: Message) -> str:
     pending.citations = make_citations(generation, sources)
     pending.input_tokens, pending.output_tokens = generation.input_tokens, generation.output_tokens
     deps.threads.update_message(pending)
-    deps.usage.add_usage(
-        thread.user_id,
-        _month(deps.clock),
-        requests=1,
-        input_tokens=generation.input_tokens,
-        output_tokens=generation.output_tokens,
-    )
+    _count_usage(deps, thread.user_id, generation)
     count("ChatAnswered")
     return "answered"
 
