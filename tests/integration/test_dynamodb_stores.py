@@ -187,3 +187,15 @@ def test_erasing_a_user_removes_their_threads_and_nothing_else(container: Contai
     assert container.threads.delete_user_data("erase-me") == 2
     assert container.threads.get_thread(mine.thread_id) is None
     assert [m.content for m in container.threads.list_messages(other.thread_id)] == ["mine"]
+
+
+def test_a_retried_append_of_the_same_message_is_not_a_conflict(container: Container):
+    t = new_thread(container, user="fan-retry")
+    m = message(container, t, "same question")
+    container.threads.append_message(t, m)
+    container.threads.append_message(t, m)  # botocore's retry after a timed-out first attempt
+    assert [x.content for x in container.threads.list_messages(t.thread_id)] == ["same question"]
+    other = message(container, t, "different")
+    other.message_id = m.message_id
+    with pytest.raises(Conflict):
+        container.threads.append_message(t, other)

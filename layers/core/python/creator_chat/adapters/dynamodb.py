@@ -324,9 +324,17 @@ class DynamoThreadStore(_TableAdapter):
         try:
             self._put(item, ConditionExpression="attribute_not_exists(sk)")
         except ClientError as err:
-            if _is_conditional_failure(err):
+            if not _is_conditional_failure(err):
+                raise
+            # botocore retries a write that timed out even when its first attempt landed:
+            # the same message already stored is our own earlier attempt, not a conflict
+            stored = self._get({"pk": item["pk"], "sk": item["sk"]})
+            if (
+                not stored
+                or stored.get("content") != message.content
+                or stored.get("user_id") != message.user_id
+            ):
                 raise Conflict("message already exists") from err
-            raise
         thread.last_activity_at, thread.expires_at = now, expires
         thread.message_count += 1
         # the message is stored; a failed TTL refresh is retried by the next append
