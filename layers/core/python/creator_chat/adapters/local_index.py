@@ -80,6 +80,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from creator_chat.adapters.hybrid_search import SearchFromSimilarity
 from creator_chat.domain.models import Chunk, SearchHit
 from creator_chat.errors import InvalidInput
 
@@ -287,7 +288,7 @@ def _keyword_tokens(chunk: Chunk) -> list[str]:
     return tokenize(f"{chunk.title} {chunk.heading} {chunk.text}")
 
 
-class LocalVectorIndex:
+class LocalVectorIndex(SearchFromSimilarity):
     """In-process hybrid index for the local runtime and tests; see the module docstring."""
 
     def __init__(self, data_dir: Path | None = None, *, dense_weight: float = DEFAULT_DENSE_WEIGHT):
@@ -361,23 +362,6 @@ class LocalVectorIndex:
             if removed:
                 self._persist(shard)
             return removed
-
-    def search(
-        self,
-        creator_id: str,
-        vector: Sequence[float],
-        query_text: str,
-        *,
-        top_k: int,
-        video_id: str | None = None,
-    ) -> list[SearchHit]:
-        """Hybrid search within one creator; ``score`` in [0, 1], best first."""
-        return [
-            hit
-            for hit, _ in self.search_with_similarity(
-                creator_id, vector, query_text, top_k=top_k, video_id=video_id
-            )
-        ]
 
     def search_with_similarity(
         self,

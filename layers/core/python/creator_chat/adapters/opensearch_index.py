@@ -49,6 +49,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import OpenSearchException, RequestError
 from opensearchpy.helpers import bulk
 
+from creator_chat.adapters.hybrid_search import SearchFromSimilarity
 from creator_chat.domain.models import Chunk, SearchHit
 from creator_chat.errors import DependencyUnavailable, InvalidInput
 
@@ -164,7 +165,7 @@ def cosine_from_knn_score(score: float) -> float:
     return 1.0 - 1.0 / score
 
 
-class OpenSearchVectorIndex:
+class OpenSearchVectorIndex(SearchFromSimilarity):
     """Chunks of every creator in one AOSS index; see the module docstring for the design."""
 
     def __init__(
@@ -229,23 +230,6 @@ class OpenSearchVectorIndex:
         ids = list(self._ids_matching(creator_id, {"term": {"document_id": document_id}}))
         self._delete_ids(ids)
         return len(ids)
-
-    def search(
-        self,
-        creator_id: str,
-        vector: Sequence[float],
-        query_text: str,
-        *,
-        top_k: int,
-        video_id: str | None = None,
-    ) -> list[SearchHit]:
-        """Hybrid search within one creator; ``score`` in [0, 1], best first."""
-        return [
-            hit
-            for hit, _ in self.search_with_similarity(
-                creator_id, vector, query_text, top_k=top_k, video_id=video_id
-            )
-        ]
 
     def search_with_similarity(
         self,
