@@ -19,7 +19,6 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import creator_chat.local  # noqa: F401  (quiet Powertools before it is imported)
 from _table import header, row
-from creator_chat.api.chat_app import chat_deps
 from creator_chat.auth import issue_dev_token
 from creator_chat.container import container_from_env
 from creator_chat.domain.models import Identity, Role, Tier
@@ -96,7 +95,7 @@ def main() -> int:
     print(row("POST chat (cached first-turn reply)", cached))
 
     # the use case in-process: per-step timings, generator excluded
-    deps = chat_deps(container_from_env())
+    deps = container_from_env()
     steps: dict[str, list[float]] = {}
     totals = []
     for i in range(args.n):

@@ -1,60 +1,161 @@
-"""Cold start of each Lambda handler: a fresh interpreter → handler module imported and its
-container built (Lambda's init phase), median of N runs, next to ``import boto3``.
+"""Cold start of each Lambda function: a fresh interpreter → handler module imported and its
+container built (Lambda's init phase), then the first invocation (what the first caller of a
+new container waits for on top of init). Median of N runs, next to ``import boto3``.
 
-    python bench/cold_start.py [--runs 10]
+The child processes see the environment a deployed function sees (``LAMBDA_TASK_ROOT``,
+``AWS_LAMBDA_FUNCTION_NAME``, an X-Ray trace header, tracing on as the stack deploys it),
+with DynamoDB, SQS and S3 served by the emulator on loopback. First invocations:
+
+- authorizer: a valid token for a new session (JWT verify + session write);
+- chat: ``GET /v1/threads`` as a fan (one DynamoDB query);
+- ingest: ``GET /v1/creators/{id}/documents`` as the creator (two reads);
+- the SQS workers: init only (no caller waits for them).
+
+    python bench/cold_start.py [--runs 10] [--import-profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import creator_chat.local  # noqa: F401  (quiet Powertools before it is imported)
 from _table import header, row
+from creator_chat.auth import issue_dev_token
+from creator_chat.clock import SystemClock
+from creator_chat.domain.models import Identity, Role, Tier
 from creator_chat.local.emulator import Emulator
 from creator_chat.local.provision import provision
 from creator_chat.resources import DECLARATION
 from creator_chat.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+BENCH_CREATOR = "cr_coldstart"
 
 # Imports the handler file by path, as Lambda does, and nothing of the local runtime.
-INIT = """
+CHILD = """
 import time
-t = time.perf_counter()
-import importlib.util, sys
+t0 = time.perf_counter()
+import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("handler", {path!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-getattr(module, {attr!r})
-print(f"{{(time.perf_counter() - t) * 1000:.2f}}")
+handler = getattr(module, {attr!r})
+t1 = time.perf_counter()
+event = json.loads({event!r})
+first = None
+if event is not None:
+    class Context:
+        function_name = {name!r}
+        memory_limit_in_mb = 1024
+        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:" + {name!r}
+        aws_request_id = "cold-start"
+        def get_remaining_time_in_millis(self):
+            return 29000
+    result = handler(event, Context())
+    first = (time.perf_counter() - t1) * 1000
+    ok = result.get("isAuthorized", result.get("statusCode") == 200)
+    if not ok:
+        sys.exit("first invocation failed: " + json.dumps(result)[:500])
+print(json.dumps({{"init": (t1 - t0) * 1000, "first": first}}))
 """
 
 
-def measure(code: str, env: dict[str, str], runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-        )
-        wall = (time.perf_counter() - t) * 1000
-        inner = proc.stdout.strip().splitlines()
-        out.append(float(inner[-1]) if inner else wall)
-    return out
+def lambda_environment(base: dict[str, str], name: str, code_dir: str) -> dict[str, str]:
+    """What Lambda puts in a deployed function's environment (tracing as the stack sets it)."""
+    return {
+        **base,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / code_dir),
+        "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;"
+        "Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",  # UDP, nothing listens: segments drop
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+        "POWERTOOLS_TRACE_DISABLED": "false",
+    }
+
+
+def api_event(name: str, method: str, path: str, claims: dict[str, str]) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / "http_get_creators.json").read_text())
+    event["rawPath"] = path
+    event["requestContext"]["http"].update(method=method, path=path)
+    event["requestContext"]["authorizer"] = {"lambda": claims}
+    event["requestContext"]["requestId"] = f"cold-start-{name}"
+    event["pathParameters"] = {"proxy": path.removeprefix("/v1/")}
+    return event
+
+
+def first_events(settings: Settings) -> dict[str, dict[str, Any] | None]:
+    token = issue_dev_token(settings, user_id="coldstart-fan", role=Role.FAN, tier=Tier.FREE)
+    auth: dict[str, Any] = json.loads((EVENTS / "authorizer_request.json").read_text())
+    auth["headers"]["authorization"] = f"Bearer {token}"
+    return {
+        "authorizer": auth,
+        "chat": api_event(
+            "chat",
+            "GET",
+            "/v1/threads",
+            {"user_id": "coldstart-fan", "role": "fan", "tier": "free"},
+        ),
+        "ingest": api_event(
+            "ingest",
+            "GET",
+            f"/v1/creators/{BENCH_CREATOR}/documents",
+            {
+                "user_id": "coldstart-creator",
+                "role": "creator",
+                "tier": "free",
+                "creator_id": BENCH_CREATOR,
+            },
+        ),
+    }
+
+
+def run_child(code: str, env: dict[str, str]) -> dict[str, float | None]:
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"cold start child failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, float | None] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def import_profile(code: str, env: dict[str, str], top: int = 12) -> list[tuple[str, float]]:
+    """Import time per top-level package during init (self time of all its modules, one
+    run of ``python -X importtime``): what each dependency costs on its own."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True
+    )
+    totals: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+\d+ \| *(\S+)", line)
+        if m:
+            package = m.group(2).split(".")[0]
+            totals[package] = totals.get(package, 0.0) + int(m.group(1)) / 1000
+    return sorted(totals.items(), key=lambda item: -item[1])[:top]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument(
+        "--import-profile", action="store_true", help="also list the heaviest imports"
+    )
     args = parser.parse_args()
     emu = Emulator()
     emu.start()
-    env = {
+    base = {
         **os.environ,
         **emu.environment(),
         "CREATOR_CHAT_ENV": "local",
@@ -62,44 +163,90 @@ def main() -> int:
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }
-    os.environ.update(env)
-    provision(Settings())
+    os.environ.update(base)
+    settings = Settings()
+    provision(settings)
+    from creator_chat.container import container_from_env
+    from creator_chat.usecases.creators import create_creator
+
+    admin = Identity(user_id="bench-admin", role=Role.ADMIN, tier=Tier.ENTERPRISE)
+    create_creator(
+        container_from_env().creators,
+        SystemClock(),
+        admin,
+        slug="cold-start",
+        name="Cold start",
+        creator_id=BENCH_CREATOR,
+    )
+    events = first_events(settings)
+
+    print(header(f"import boto3 (fresh interpreter), {args.runs} runs"))
+    whole = []
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import boto3"], check=True)
+        whole.append((time.perf_counter() - t) * 1000)
+    print(row('python -c "import boto3" (whole process)', whole))
+    inner = [
+        float(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import time; t=time.perf_counter(); import boto3; "
+                    "print((time.perf_counter()-t)*1000)",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for _ in range(args.runs)
+    ]
+    print(row("import boto3 (in-process)", inner))
+
     print(
         header(
-            f"cold start (fresh interpreter → handler imported + container built), {args.runs} runs"
+            "cold start per function, Lambda-like environment: init = handler imported + "
+            "container built; first = first invocation"
         )
     )
-    print(
-        row(
-            'python -c "import boto3" (whole process)',
-            [
-                (
-                    lambda t: (
-                        subprocess.run([sys.executable, "-c", "import boto3"], check=True),
-                        (time.perf_counter() - t) * 1000,
-                    )[1]
-                )(time.perf_counter())
-                for _ in range(args.runs)
-            ],
-        )
-    )
-    base = measure(
-        "import time; t=time.perf_counter(); import boto3; "
-        "print(f'{(time.perf_counter()-t)*1000:.2f}')",
-        env,
-        args.runs,
-    )
-    print(row("import boto3 (in-process)", base))
-    seen = set()
+    profiles: dict[str, list[tuple[str, float]]] = {}
+    seen: set[tuple[str, str]] = set()
     for fn in DECLARATION.functions:
-        key = (fn.code_dir, fn.handler)
-        if key in seen:
-            continue
-        seen.add(key)
         module, _, attr = fn.handler.rpartition(".")
         path = ROOT / "functions" / fn.code_dir / f"{module}.py"
-        code = INIT.format(path=str(path), attr=attr)
-        print(row(f"{fn.name} ({fn.code_dir}/{fn.handler})", measure(code, env, args.runs)))
+        event = events.get(fn.name)
+        code = CHILD.format(
+            path=str(path),
+            attr=attr,
+            name=fn.name,
+            event=json.dumps(event),
+        )
+        env = lambda_environment(base, fn.name, fn.code_dir)
+        init: list[float] = []
+        first: list[float] = []
+        total: list[float] = []
+        for _ in range(args.runs):
+            got = run_child(code, env)
+            init.append(float(got["init"] or 0))
+            if got["first"] is not None:
+                first.append(float(got["first"]))
+                total.append(init[-1] + first[-1])
+            if event is not None:
+                event = copy.deepcopy(event)
+        print(row(f"{fn.name}: init", init))
+        if first:
+            print(row(f"{fn.name}: first invocation", first))
+            print(row(f"{fn.name}: init + first", total))
+        key = (fn.code_dir, fn.handler)
+        if args.import_profile and key not in seen:
+            seen.add(key)
+            profiles[fn.name] = import_profile(code, env)
+    for name, ranked in profiles.items():
+        print(f"\nimport time by package during {name} init (ms, self time, one run)")
+        for package, ms in ranked:
+            print(f"  {package:<30} {ms:>8.1f}")
     emu.stop()
     return 0
 

@@ -13,9 +13,11 @@ from creator_chat.auth import TokenVerifier
 from creator_chat.container import container_from_env
 from creator_chat.errors import DomainError
 from creator_chat.observability import count, lambda_entry, logger
+from creator_chat.resources import DECLARATION
 from creator_chat.usecases.sessions import ensure_session
 
 container = container_from_env()
+container.build_clients_for(DECLARATION.function("authorizer"))
 verifier = TokenVerifier(container.settings)
 MAX_TOKEN_CHARS = 8192
 DENY: dict[str, Any] = {"isAuthorized": False}

@@ -7,10 +7,12 @@ from typing import Any
 from creator_chat.api.chat_app import create_app
 from creator_chat.container import container_from_env
 from creator_chat.observability import lambda_entry
+from creator_chat.resources import DECLARATION
 from mangum import Mangum
 
 # Built once per Lambda container (or local server process), never per request.
 container = container_from_env()
+container.build_clients_for(DECLARATION.function("chat"))
 _asgi = Mangum(create_app(lambda: container), lifespan="off")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from creator_chat.api.chat_app import chat_deps
 from creator_chat.container import container_from_env
 from creator_chat.observability import lambda_entry
 from creator_chat.resources import DECLARATION
@@ -12,11 +11,12 @@ from creator_chat.usecases.chat import answer_queued
 from creator_chat.workers import SqsWorker
 
 container = container_from_env()
+container.build_clients_for(DECLARATION.function("chat-worker"))
 _worker = SqsWorker(
     container,
     queue="llm-jobs",
     key="message_id",
-    handle=lambda job, final: answer_queued(chat_deps(container), job, final_attempt=final),
+    handle=lambda job, final: answer_queued(container, job, final_attempt=final),
     max_receive_count=DECLARATION.queue("llm-jobs").max_receive_count,
 )
 

@@ -7,9 +7,11 @@ from typing import Any
 from creator_chat.api.ingest_app import create_app
 from creator_chat.container import container_from_env
 from creator_chat.observability import lambda_entry
+from creator_chat.resources import DECLARATION
 from mangum import Mangum
 
 container = container_from_env()
+container.build_clients_for(DECLARATION.function("ingest"))
 _asgi = Mangum(create_app(lambda: container), lifespan="off")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from creator_chat.api.ingest_app import ingest_deps
 from creator_chat.container import container_from_env
 from creator_chat.observability import lambda_entry
 from creator_chat.resources import DECLARATION
@@ -12,11 +11,12 @@ from creator_chat.usecases.ingest import process_job
 from creator_chat.workers import SqsWorker
 
 container = container_from_env()
+container.build_clients_for(DECLARATION.function("ingest-worker"))
 _worker = SqsWorker(
     container,
     queue="ingest-jobs",
     key="job_id",
-    handle=lambda job, final: process_job(ingest_deps(container), job, final_attempt=final),
+    handle=lambda job, final: process_job(container, job, final_attempt=final),
     max_receive_count=DECLARATION.queue("ingest-jobs").max_receive_count,
 )
 

@@ -1,6 +1,6 @@
 """Chat under failing dependencies: the fan's question is never lost.
 
-The real chat use case (``chat_deps(container)``) on the emulator, with a deterministic fake
+The real chat use case (``container``) on the emulator, with a deterministic fake
 embedder and a generator that fails on demand; the chat worker is the real ``SqsWorker``
 around ``answer_queued``, fed by a ``QueuePoller``. Each test ends with a ledger: every
 accepted question has exactly one assistant message, ``answered`` or ``failed`` with a
@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from creator_chat.adapters.local_index import LocalVectorIndex
-from creator_chat.api.chat_app import chat_deps
 from creator_chat.breaker import BreakerState, CircuitBreaker
 from creator_chat.clock import FixedClock
 from creator_chat.container import Container
@@ -70,7 +69,7 @@ class CountingAnswer:
     def __call__(self, job: dict[str, Any], final_attempt: bool) -> str:
         self.runs[job["message_id"]] += 1
         self.finals.setdefault(job["message_id"], []).append(final_attempt)
-        return answer_queued(chat_deps(self._container), job, final_attempt=final_attempt)
+        return answer_queued(self._container, job, final_attempt=final_attempt)
 
 
 def chat_worker(container: Container) -> tuple[RecordingHandler, CountingAnswer]:
@@ -123,7 +122,7 @@ def test_redis_stopped_mid_run_chat_still_answers_and_the_cache_breaker_opens(
     generator = FakeGenerator()
     container = chat_container(with_redis, clock, generator)
     creator = seed_creator(container)
-    deps = chat_deps(container)
+    deps = container
     question = QUESTIONS[0]
 
     first = ask(deps, fan(), creator.creator_id, question)
@@ -153,7 +152,7 @@ def test_generator_throttling_queues_every_question_and_all_are_answered_after_r
     generator = FakeGenerator(error=throttled())
     container = chat_container(settings, clock, generator)
     creator = seed_creator(container)
-    deps = chat_deps(container)
+    deps = container
     caller = fan("throttled")
     n = 10
 
@@ -195,7 +194,7 @@ def test_duplicate_delivery_of_an_llm_job_answers_once(
     generator = FakeGenerator()
     container = chat_container(settings, clock, generator)
     creator = seed_creator(container)
-    deps = chat_deps(container)
+    deps = container
     caller = fan("dup")
     result = ask(deps, caller, creator.creator_id, QUESTIONS[2], mode="async")
     assert result.status is MessageStatus.PENDING
@@ -228,7 +227,7 @@ def test_generator_never_recovering_ends_the_message_failed_and_the_job_in_the_d
     generator = FakeGenerator(error=throttled())
     container = chat_container(settings, clock, generator)
     creator = seed_creator(container)
-    deps = chat_deps(container)
+    deps = container
     result = ask(deps, fan("doomed"), creator.creator_id, QUESTIONS[3])
     assert result.status is MessageStatus.PENDING
     url, dlq_url = queue_urls[QUEUE.name], queue_urls[QUEUE.dlq_name]
@@ -269,7 +268,7 @@ def test_vector_index_outage_queues_the_question_and_it_is_answered_later(
     generator = FakeGenerator()
     container = chat_container(settings, clock, generator, index=index)
     creator = seed_creator(container)
-    deps = chat_deps(container)
+    deps = container
     index.down = True
 
     result = ask(deps, fan("no-index"), creator.creator_id, QUESTIONS[0])
@@ -301,7 +300,7 @@ def test_non_transient_generator_error_in_the_worker_still_ends_failed(
     generator = FakeGenerator()
     container = chat_container(settings, clock, generator)
     creator = seed_creator(container)
-    deps = chat_deps(container)
+    deps = container
     result = ask(deps, fan("invalid"), creator.creator_id, QUESTIONS[1], mode="async")
     generator.error = DomainError("bedrock generation failed: ValidationException")
     url, dlq_url = queue_urls[QUEUE.name], queue_urls[QUEUE.dlq_name]
@@ -322,7 +321,7 @@ def test_non_transient_generator_error_in_a_sync_ask_leaves_no_unanswered_questi
     generator = FakeGenerator(error=DomainError("bedrock generation failed: ValidationException"))
     container = chat_container(settings, clock, generator)
     creator = seed_creator(container)
-    deps = chat_deps(container)
+    deps = container
     caller: Identity = fan("sync-invalid")
 
     with contextlib.suppress(DomainError):  # a 500 is fine; an unanswered question is not

@@ -32,7 +32,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from creator_chat.api.chat_app import chat_deps
 from creator_chat.api.chat_app import create_app as create_chat_app
 from creator_chat.clock import FixedClock
 from creator_chat.container import Container
@@ -239,7 +238,7 @@ def rig(
             container,
             queue=QUEUE.name,
             key="message_id",
-            handle=lambda job, final: answer_queued(chat_deps(container), job, final_attempt=final),
+            handle=lambda job, final: answer_queued(container, job, final_attempt=final),
             max_receive_count=QUEUE.max_receive_count,
         )
     )

@@ -9,7 +9,6 @@ or blob store.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from creator_chat.adapters.local_index import LocalVectorIndex
-from creator_chat.api.ingest_app import ingest_deps
 from creator_chat.container import Container
 from creator_chat.domain.models import Chunk, Creator, Document, DocumentKind, DocumentStatus
 from creator_chat.errors import DependencyUnavailable
@@ -77,7 +75,7 @@ class CountingHandle:
     def __call__(self, job: dict[str, Any], final_attempt: bool) -> str:
         self.runs[job["job_id"]] += 1
         self.finals.setdefault(job["job_id"], []).append(final_attempt)
-        return process_job(ingest_deps(self._container), job, final_attempt=final_attempt)
+        return process_job(self._container, job, final_attempt=final_attempt)
 
 
 def ingest_worker(container: Container, handle: CountingHandle) -> RecordingHandler:
@@ -135,7 +133,7 @@ def test_crash_mid_batch_keeps_the_others_and_sends_the_failed_job_to_the_dlq(
 ) -> None:
     index = FaultyIndex()
     container.overrides.update(embedder=FakeEmbedder(), index=index)
-    deps = ingest_deps(container)
+    deps = container
     creator_id = new_creator(container)
     docs = [submit(deps, creator_id, n) for n in range(5)]
     poison = docs[2]  # the third job sent: its record handler raises on every attempt
@@ -193,7 +191,7 @@ def test_duplicate_delivery_of_a_job_runs_the_use_case_once(
     container.overrides.update(embedder=FakeEmbedder(), index=index)
     creator_id = new_creator(container)
     records_before = len(idempotency_records(container))
-    doc = submit(ingest_deps(container), creator_id, 1)
+    doc = submit(container, creator_id, 1)
     url = queue_urls[QUEUE.name]
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps(job_of(doc)))  # at-least-once
     handle = CountingHandle(container)
@@ -222,7 +220,7 @@ def test_indexing_that_keeps_failing_ends_failed_with_a_reason_on_the_final_atte
 ) -> None:
     index = FaultyIndex()
     container.overrides.update(embedder=FakeEmbedder(), index=index)
-    deps = ingest_deps(container)
+    deps = container
     creator_id = new_creator(container)
     doc = submit(deps, creator_id, 7)
     index.poisoned.add(doc.document_id)
@@ -267,13 +265,13 @@ def test_raw_content_unreadable_on_the_final_attempt_ends_failed_not_processing(
     """S3 failing (not a missing key) on every attempt: the document must not stay
     ``processing`` after the job has gone to the DLQ."""
     container.overrides.update(embedder=FakeEmbedder(), index=FaultyIndex())
-    deps = ingest_deps(container)
+    deps = container
     creator_id = new_creator(container)
     doc = submit(deps, creator_id, 9)
-    flaky = dataclasses.replace(deps, blobs=FlakyBlobs(deps.blobs))
+    deps.blobs = FlakyBlobs(deps.blobs)  # the container builds it once; replace that one
 
     with pytest.raises(Exception):  # any type: SQS retries it, then the DLQ keeps it
-        process_job(flaky, job_of(doc), final_attempt=True)
+        process_job(deps, job_of(doc), final_attempt=True)
 
     final = deps.documents.get_document(creator_id, doc.document_id)
     assert final is not None

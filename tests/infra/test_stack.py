@@ -280,6 +280,9 @@ def test_handler_code_is_the_function_folder_the_local_runtime_runs(
         assert props["MemorySize"] == synthesized.config.memory_for(function)
         assert props["Layers"] == [{"Ref": core_layer}, {"Ref": deps_layer}]
         assert props["TracingConfig"] == {"Mode": "Active"}
+        # ...and the handlers' Tracer runs: nothing in the environment turns it off
+        env = props["Environment"]["Variables"]
+        assert env.get("POWERTOOLS_TRACE_DISABLED", "false") == "false", function.name
 
 
 def test_function_environment_names_only_the_resources_it_declares(

@@ -30,6 +30,7 @@ from creator_chat.settings import Settings
 
 if TYPE_CHECKING:
     from creator_chat.breaker import CircuitBreaker
+    from creator_chat.resources import Function
 
 
 class Container:
@@ -39,6 +40,20 @@ class Container:
         self.aws = AwsClients(settings)
         self._lock = threading.RLock()
         self.overrides: dict[str, Any] = {}
+
+    def build_clients_for(self, function: Function) -> None:
+        """Build the AWS SDK clients the function's declaration says it uses, now.
+
+        Handlers call this at module level, so the work happens in Lambda's init phase
+        (before any request when provisioned concurrency is on) instead of inside the first
+        request. It only builds clients from the bundled service models: no network call.
+        """
+        if function.tables:
+            self._dynamodb  # noqa: B018  (cached_property: building it is the point)
+        if function.queues_send:
+            self.aws.client("sqs")
+        if function.buckets:
+            self.aws.client("s3")
 
     @property
     def aws_session(self) -> Any:

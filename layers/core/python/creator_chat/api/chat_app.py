@@ -36,15 +36,13 @@ from creator_chat.api.schemas import (
     TrendingQuestion,
     UsageOut,
 )
-from creator_chat.container import Container
-from creator_chat.domain.models import FanProfile, MessageStatus, Tier
+from creator_chat.domain.models import FanProfile, MessageStatus
 from creator_chat.errors import NotFound
 from creator_chat.usecases import chat as chat_uc
 from creator_chat.usecases import creators as creator_uc
 from creator_chat.usecases import privacy
 from creator_chat.usecases import sessions as session_uc
 from creator_chat.usecases import threads as thread_uc
-from creator_chat.usecases.chat import ChatDeps, ChatSettings
 from creator_chat.usecases.health import deep_health
 
 
@@ -130,36 +128,6 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
 AUTHORIZER_CACHE_TTL_S = 60
 
 
-def chat_deps(c: Container) -> ChatDeps:
-    s = c.settings
-    return ChatDeps(
-        creators=c.creators,
-        threads=c.threads,
-        usage=c.users,
-        trending=c.trending,
-        rate_limiter=c.rate_limiter,
-        index=c.index,
-        embedder=c.embedder,
-        generator=c.generator,
-        generator_breaker=c.generator_breaker,
-        cache=c.cache,
-        llm_queue=c.llm_queue,
-        audit=c.audit,
-        clock=c.clock,
-        settings=ChatSettings(
-            top_k=s.top_k,
-            similarity_floor=s.similarity_floor,
-            history_messages=s.history_messages,
-            prompt_token_budget=s.prompt_token_budget,
-            answer_max_tokens=s.answer_max_tokens,
-            max_message_chars=s.max_message_chars,
-            quota_window_s=s.quota_window_s,
-            quotas={t.value: s.quota_for(t) for t in Tier},
-            thread_idle_ttl_s=s.thread_idle_ttl_s,
-        ),
-    )
-
-
 def _chat_routes(app: FastAPI) -> None:
     @app.post(
         "/v1/creators/{creator_id}/chat",
@@ -169,7 +137,7 @@ def _chat_routes(app: FastAPI) -> None:
     )
     def chat(creator_id: str, body: ChatIn, c: C, caller: Caller) -> JSONResponse:
         result = chat_uc.ask(
-            chat_deps(c),
+            c,
             caller,
             creator_id,
             body.message,
@@ -230,7 +198,7 @@ def _chat_routes(app: FastAPI) -> None:
 
     @app.post("/v1/messages/{message_id}/feedback", tags=["chat"], status_code=204)
     def feedback(message_id: str, body: FeedbackIn, c: C, caller: Caller) -> Response:
-        chat_uc.give_feedback(chat_deps(c), caller, message_id, body.rating, body.comment)
+        chat_uc.give_feedback(c, caller, message_id, body.rating, body.comment)
         return Response(status_code=204)
 
     @app.get("/v1/sessions", tags=["me"])
@@ -269,7 +237,7 @@ def _chat_routes(app: FastAPI) -> None:
     def trending(
         creator_id: str, c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 20
     ) -> TrendingOut:
-        top = chat_uc.trending(chat_deps(c), caller, creator_id, limit=limit)
+        top = chat_uc.trending(c, caller, creator_id, limit=limit)
         return TrendingOut(
             creator_id=creator_id, questions=[TrendingQuestion(question=q, asked=n) for q, n in top]
         )

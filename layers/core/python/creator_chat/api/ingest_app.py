@@ -19,7 +19,6 @@ from creator_chat.api.common import (
     request_id,
 )
 from creator_chat.api.schemas import Strict
-from creator_chat.container import Container
 from creator_chat.domain.models import Document, DocumentKind, SearchHit
 from creator_chat.usecases import ingest as uc
 
@@ -147,23 +146,8 @@ class SearchOut(BaseModel):
     results: list[SearchResult]
 
 
-def ingest_deps(c: Container) -> uc.IngestDeps:
-    return uc.IngestDeps(
-        creators=c.creators,
-        documents=c.documents,
-        blobs=c.blobs,
-        queue=c.ingest_queue,
-        index=c.index,
-        embedder=c.embedder,
-        audit=c.audit,
-        clock=c.clock,
-        max_inline_bytes=c.settings.max_inline_document_bytes,
-        max_document_bytes=c.settings.max_document_bytes,
-    )
-
-
 def _deps(c: ContainerDep) -> uc.IngestDeps:
-    return ingest_deps(c)
+    return c
 
 
 D = Annotated[uc.IngestDeps, Depends(_deps)]

@@ -23,10 +23,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import webvtt
-from pypdf import PdfReader
-from webvtt.errors import MalformedCaptionError, MalformedFileError
-
 from creator_chat.domain.models import DocumentKind
 from creator_chat.errors import InvalidInput
 
@@ -183,6 +179,10 @@ def _is_non_speech(text: str) -> bool:
 
 
 def _parse_captions(text: str, fmt: str) -> list[Segment]:
+    # Imported here: the ingest API only stores and queues; the worker parses.
+    import webvtt
+    from webvtt.errors import MalformedCaptionError, MalformedFileError
+
     label = fmt.upper()
     try:
         captions = webvtt.from_buffer(io.StringIO(text), format=fmt).captions
@@ -288,6 +288,8 @@ def _parse_youtube_json(text: str) -> list[Segment]:
 
 
 def _parse_pdf(data: bytes) -> list[Segment]:
+    from pypdf import PdfReader  # ~40 ms to import; only the worker reads PDFs
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):

@@ -6,7 +6,6 @@ import json
 from importlib import resources
 from typing import Any
 
-from creator_chat.api.ingest_app import ingest_deps
 from creator_chat.container import Container
 from creator_chat.domain.models import Creator, DocumentKind, Identity, Role, Tier
 from creator_chat.usecases.ingest import submit_document
@@ -34,10 +33,9 @@ def seed_demo_creator(c: Container) -> Creator:
         )
         c.creators.create_creator(creator)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    deps = ingest_deps(c)
     for entry in manifest["documents"]:
         submit_document(
-            deps,
+            c,
             SYSTEM,
             creator.creator_id,
             title=entry["title"],

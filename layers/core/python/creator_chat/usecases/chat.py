@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from creator_chat.breaker import CircuitBreaker
 from creator_chat.domain.links import deep_link
@@ -60,6 +60,9 @@ from creator_chat.ports import (
 from creator_chat.prompting import NOT_FOUND_ANSWER, build_system_prompt, fit_to_budget
 from creator_chat.usecases.threads import Auditor, own_thread
 
+if TYPE_CHECKING:
+    from creator_chat.settings import Settings
+
 BUSY_REASON = "The assistant was too busy to answer this in time. Please ask again."
 CONTEXT_TTL_S = 3600
 RESPONSE_TTL_S = 3600
@@ -67,35 +70,38 @@ VIDEO_CONTEXT_CHUNKS = 2
 SNIPPET_CHARS = 240
 
 
-@dataclass(frozen=True)
-class ChatSettings:
-    top_k: int
-    similarity_floor: float
-    history_messages: int
-    prompt_token_budget: int
-    answer_max_tokens: int
-    max_message_chars: int
-    quota_window_s: int
-    quotas: dict[str, int]
-    thread_idle_ttl_s: int
+class ChatDeps(Protocol):
+    """What the chat use cases need. The container provides it, building each adapter on
+    first use (feedback never loads the embedding model)."""
 
-
-@dataclass(frozen=True)
-class ChatDeps:
-    creators: CreatorStore
-    threads: ThreadStore
-    usage: UsageStore
-    trending: TrendingStore
-    rate_limiter: RateLimiter
-    index: VectorIndex
-    embedder: Embedder
-    generator: Generator
-    generator_breaker: CircuitBreaker
-    cache: Cache
-    llm_queue: JobQueue
-    audit: AuditLog
-    clock: Clock
-    settings: ChatSettings
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def creators(self) -> CreatorStore: ...
+    @property
+    def threads(self) -> ThreadStore: ...
+    @property
+    def users(self) -> UsageStore: ...
+    @property
+    def trending(self) -> TrendingStore: ...
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
+    @property
+    def index(self) -> VectorIndex: ...
+    @property
+    def embedder(self) -> Embedder: ...
+    @property
+    def generator(self) -> Generator: ...
+    @property
+    def generator_breaker(self) -> CircuitBreaker: ...
+    @property
+    def cache(self) -> Cache: ...
+    @property
+    def llm_queue(self) -> JobQueue: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 @dataclass
@@ -135,7 +141,7 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
 # ------------------------------------------------------------------------------ quota
 def check_quota(deps: ChatDeps, caller: Identity) -> QuotaDecision:
     """One hit on the caller's hourly counter; raises QuotaExceeded past the tier's limit."""
-    limit = deps.settings.quotas[caller.tier.value]
+    limit = deps.settings.quota_for(caller.tier)
     decision = deps.rate_limiter.hit(
         f"chat:{caller.user_id}", limit=limit, window_s=deps.settings.quota_window_s
     )
@@ -388,7 +394,7 @@ def _answer(
     timings: dict[str, float],
 ) -> ChatResult:
     question = user_msg.content
-    profile = deps.usage.get_profile(caller.user_id)
+    profile = deps.users.get_profile(caller.user_id)
     answer_id = sortable_id(deps.clock.now())
     result = ChatResult(
         MessageStatus.PENDING,
@@ -546,7 +552,7 @@ def _count_usage(deps: ChatDeps, user_id: str, generation: Generation) -> None:
     """Best effort: the answer is already stored, so a usage write that fails must not turn
     it into an error (or a second, failed reply). It is logged and counted instead."""
     try:
-        deps.usage.add_usage(
+        deps.users.add_usage(
             user_id,
             _month(deps.clock),
             requests=1,
@@ -609,7 +615,7 @@ def _answer_pending(deps: ChatDeps, thread: Thread, pending: Message) -> str:
     recent = deps.threads.recent_messages(thread.thread_id, deps.settings.history_messages + 2)
     history = [m for m in recent if m.message_id < question.message_id]
     history = history[-deps.settings.history_messages :]
-    profile = deps.usage.get_profile(thread.user_id)
+    profile = deps.users.get_profile(thread.user_id)
     try:
         generation, sources = _generate(
             deps, creator, thread, profile, history, question.content, question.video_id, {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from creator_chat.content.chunking import chunk_document
 from creator_chat.content.parsers import parse
@@ -36,22 +36,35 @@ from creator_chat.ports import (
     VectorIndex,
 )
 
+if TYPE_CHECKING:
+    from creator_chat.settings import Settings
+
 EMBED_BATCH = 32
 UPLOAD_URL_TTL_S = 900
 
 
-@dataclass(frozen=True)
-class IngestDeps:
-    creators: CreatorStore
-    documents: DocumentStore
-    blobs: BlobStore
-    queue: JobQueue
-    index: VectorIndex
-    embedder: Embedder
-    audit: AuditLog
-    clock: Clock
-    max_inline_bytes: int
-    max_document_bytes: int
+class IngestDeps(Protocol):
+    """What the ingest use cases need. The container provides it, building each adapter on
+    first use (a route that only reads documents never builds the index or an S3 client)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def creators(self) -> CreatorStore: ...
+    @property
+    def documents(self) -> DocumentStore: ...
+    @property
+    def blobs(self) -> BlobStore: ...
+    @property
+    def ingest_queue(self) -> JobQueue: ...
+    @property
+    def index(self) -> VectorIndex: ...
+    @property
+    def embedder(self) -> Embedder: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 @dataclass(frozen=True)
@@ -121,9 +134,10 @@ def submit_document(
 ) -> Submitted:
     """Store the raw content, record the document as ``queued`` and enqueue its job."""
     authorize_manage(deps, caller, creator_id, "document.ingest", request_id)
-    if len(content) > deps.max_inline_bytes:
+    limit = deps.settings.max_inline_document_bytes
+    if len(content) > limit:
         raise PayloadTooLarge(
-            f"inline content is {len(content)} bytes; the limit is {deps.max_inline_bytes}. "
+            f"inline content is {len(content)} bytes; the limit is {limit}. "
             'Ask for an upload URL ("upload": true) for larger files.'
         )
     if not content.strip():
@@ -165,7 +179,7 @@ def _enqueue(deps: IngestDeps, doc: Document) -> None:
     # Record first, then queue: a job never points at a document that does not exist.
     deps.documents.put_document(doc)
     try:
-        deps.queue.send(
+        deps.ingest_queue.send(
             {"job_id": doc.job_id, "creator_id": doc.creator_id, "document_id": doc.document_id}
         )
     except Exception:
@@ -193,9 +207,9 @@ def request_upload(
 ) -> UploadTicket:
     """A presigned PUT URL for a large file; ``complete_upload`` queues it once uploaded."""
     authorize_manage(deps, caller, creator_id, "document.upload", request_id)
-    if size_bytes > deps.max_document_bytes:
+    if size_bytes > deps.settings.max_document_bytes:
         raise PayloadTooLarge(
-            f"the file is {size_bytes} bytes; the limit is {deps.max_document_bytes}"
+            f"the file is {size_bytes} bytes; the limit is {deps.settings.max_document_bytes}"
         )
     document_id = document_id_for(creator_id, source_url or title)
     existing = deps.documents.get_document(creator_id, document_id)
@@ -236,10 +250,10 @@ def complete_upload(
         data = deps.blobs.get(doc.blob_key)
     except NotFound as err:
         raise InvalidInput("nothing was uploaded to the upload URL yet") from err
-    if len(data) > deps.max_document_bytes:
+    if len(data) > deps.settings.max_document_bytes:
         deps.blobs.delete(doc.blob_key)
         raise PayloadTooLarge(
-            f"the file is {len(data)} bytes; the limit is {deps.max_document_bytes}"
+            f"the file is {len(data)} bytes; the limit is {deps.settings.max_document_bytes}"
         )
     doc.content_hash = content_hash(doc.kind.value.encode() + b"\0" + data)
     doc.size_bytes = len(data)
