@@ -231,7 +231,10 @@ class ObservabilityConstruct(Construct):
         groups = (
             ("Caches", ("CacheHit", "CacheMiss")),
             ("Generator tokens", ("GeneratorInputTokens", "GeneratorOutputTokens")),
-            ("Generator throttled / chats queued", ("GeneratorThrottled", "ChatQueued")),
+            (
+                "Generator throttled / retrieval unavailable / chats queued",
+                ("GeneratorThrottled", "RetrievalUnavailable", "ChatQueued"),
+            ),
         )
         if {m for _, names in groups for m in names} != set(CUSTOM_METRICS):
             raise ValueError("every custom metric needs a place on the dashboard")

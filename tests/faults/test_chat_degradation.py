@@ -270,25 +270,33 @@ def test_vector_index_outage_queues_the_question_and_it_is_answered_later(
     creator = seed_creator(container)
     deps = container
     index.down = True
+    breaker = container.generator_breaker
+    outage = breaker.failure_threshold + 1
 
-    result = ask(deps, fan("no-index"), creator.creator_id, QUESTIONS[0])
+    results = [ask(deps, fan("no-index"), creator.creator_id, QUESTIONS[0]) for _ in range(outage)]
+    result = results[0]
 
     # not a 503: the question and a pending answer are persisted and the job is queued
-    assert result.status is MessageStatus.PENDING
+    assert [r.status for r in results] == [MessageStatus.PENDING] * outage
     assert HTTP_STATUS[result.status.value] == 202
-    assert index.queries == 1 and generator.calls == 0
-    assert ledger(container, [result]) == {MessageStatus.PENDING: 1}
+    assert index.queries == outage and generator.calls == 0
+    assert ledger(container, results) == {MessageStatus.PENDING: outage}
     url = queue_urls[QUEUE.name]
-    assert queue_depth(sqs, url) == 1
+    assert queue_depth(sqs, url) == outage
+    # the model did nothing wrong: its breaker stays closed, so once the index is back the
+    # next question is answered at once instead of queued for the breaker's reset timeout
+    assert state_of(breaker) is BreakerState.CLOSED
 
     index.down = False
     worker, _handle = chat_worker(container)
     poller = make_poller(sqs, url, "chat-worker", worker, batch_size=BATCH_SIZE)
     drain(poller, sqs, url)
 
-    assert ledger(container, [result]) == {MessageStatus.ANSWERED: 1}
+    assert ledger(container, results) == {MessageStatus.ANSWERED: outage}
     answered = container.threads.get_message(result.thread_id, result.message_id)
     assert answered is not None and NOTES[0] in answered.content
+    fresh = ask(deps, fan("no-index"), creator.creator_id, QUESTIONS[1])
+    assert fresh.status is MessageStatus.ANSWERED
 
 
 def test_non_transient_generator_error_in_the_worker_still_ends_failed(

@@ -334,22 +334,25 @@ def test_only_the_functions_that_use_the_cache_run_in_the_vpc(synthesized: Synth
             assert vpc_config is None, function.name
 
 
-def test_chat_provisioned_concurrency_scales_on_utilisation_in_prod_only(
+def test_authorizer_and_chat_keep_warm_containers_that_scale_on_utilisation_in_prod_only(
     prod: Synthesized, dev: Synthesized
 ) -> None:
-    (chat_config,) = [pc for name, pc in prod.config.provisioned_concurrency.items()]
-    chat_alias = prod.resources[alias_id(prod, "chat")]["Properties"]
-    assert chat_alias["ProvisionedConcurrencyConfig"] == {
-        "ProvisionedConcurrentExecutions": chat_config.minimum
-    }
-    prod.template.has_resource_properties(
-        "AWS::ApplicationAutoScaling::ScalableTarget",
-        {
-            "ScalableDimension": "lambda:function:ProvisionedConcurrency",
-            "MinCapacity": chat_config.minimum,
-            "MaxCapacity": chat_config.maximum,
-        },
-    )
+    configured = prod.config.provisioned_concurrency
+    assert set(configured) == {"authorizer", "chat"}  # the synchronous request path
+    for name, config in configured.items():
+        alias = prod.resources[alias_id(prod, name)]["Properties"]
+        assert alias["ProvisionedConcurrencyConfig"] == {
+            "ProvisionedConcurrentExecutions": config.minimum
+        }, name
+        prod.template.has_resource_properties(
+            "AWS::ApplicationAutoScaling::ScalableTarget",
+            {
+                "ScalableDimension": "lambda:function:ProvisionedConcurrency",
+                "MinCapacity": config.minimum,
+                "MaxCapacity": config.maximum,
+            },
+        )
+    prod.template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", len(configured))
     prod.template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalingPolicy",
         {
@@ -358,12 +361,15 @@ def test_chat_provisioned_concurrency_scales_on_utilisation_in_prod_only(
                 "PredefinedMetricSpecification": {
                     "PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"
                 },
-                "TargetValue": chat_config.target_utilization,
+                "TargetValue": configured["chat"].target_utilization,
             },
         },
     )
     dev.template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
-    assert "ProvisionedConcurrencyConfig" not in dev.resources[alias_id(dev, "chat")]["Properties"]
+    for name in configured:
+        assert (
+            "ProvisionedConcurrencyConfig" not in dev.resources[alias_id(dev, name)]["Properties"]
+        )
 
 
 # -- least privilege --------------------------------------------------------------------
@@ -603,6 +609,7 @@ def test_dashboard_graphs_the_custom_metrics(synthesized: Synthesized) -> None:
         "GeneratorInputTokens",
         "GeneratorOutputTokens",
         "GeneratorThrottled",
+        "RetrievalUnavailable",
         "ChatQueued",
     ):
         assert f'MetricName=\\"{metric}\\"' in body, metric

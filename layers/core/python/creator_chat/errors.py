@@ -58,3 +58,9 @@ class QuotaExceeded(DomainError):
 class DependencyUnavailable(DomainError):
     code = "dependency_unavailable"
     status = 503
+
+
+class RetrievalUnavailable(DependencyUnavailable):
+    """The embedder or the vector index failed: the answer waits; the model is not to blame."""
+
+    code = "retrieval_unavailable"

@@ -40,6 +40,7 @@ from creator_chat.errors import (
     InvalidInput,
     NotFound,
     QuotaExceeded,
+    RetrievalUnavailable,
 )
 from creator_chat.ids import random_id, sortable_id
 from creator_chat.observability import count, logger
@@ -432,6 +433,10 @@ def _answer(
         generation, sources = _generate(
             deps, creator, thread, profile, history, question, video_id, timings
         )
+    except RetrievalUnavailable:
+        count("RetrievalUnavailable")
+        _queue(deps, caller, thread, result, reason="retrieval_unavailable")
+        return result
     except DependencyUnavailable:
         deps.generator_breaker.record_failure()
         count("GeneratorThrottled")
@@ -461,8 +466,14 @@ def _generate(
     video_id: str | None,
     timings: dict[str, float],
 ) -> tuple[Generation, list[Chunk]]:
-    sources = retrieve_sources(deps, creator, question, video_id, timings)
-    sources = _video_context(deps, creator, thread, video_id, sources)
+    try:
+        sources = retrieve_sources(deps, creator, question, video_id, timings)
+        sources = _video_context(deps, creator, thread, video_id, sources)
+    except RetrievalUnavailable:
+        raise
+    except DependencyUnavailable as exc:
+        # Not the generator's fault: its breaker and throttling metric stay out of it.
+        raise RetrievalUnavailable(str(exc)) from exc
     if not sources:
         count("AnswerNotFound")
         return Generation(NOT_FOUND_ANSWER, model_id="none"), []
@@ -620,9 +631,12 @@ def _answer_pending(deps: ChatDeps, thread: Thread, pending: Message) -> str:
         generation, sources = _generate(
             deps, creator, thread, profile, history, question.content, question.video_id, {}
         )
+    except RetrievalUnavailable:
+        count("RetrievalUnavailable")
+        raise  # retried after the visibility timeout; the DLQ keeps it after max receives
     except DependencyUnavailable:
         deps.generator_breaker.record_failure()
-        raise  # retried after the visibility timeout; the DLQ keeps it after max receives
+        raise
     deps.generator_breaker.record_success()
     pending.content, pending.status = generation.text, MessageStatus.ANSWERED
     pending.citations = make_citations(generation, sources)
