@@ -70,7 +70,7 @@ from creator_chat.domain.models import DocumentKind, Role, Tier
 from creator_chat.local.runtime import LocalRuntime
 from creator_chat.prompting import NOT_FOUND_ANSWER
 from creator_chat.settings import Settings
-from creator_chat.usecases.chat import normalise_question
+from creator_chat.usecases.chat import cache_question
 
 FAQ_DIR = Path("/usr/share/doc/python3.11/html/faq")
 APT_PACKAGE = "python3.11-doc"
@@ -262,6 +262,29 @@ class Scores:
                 rr += 1.0 / rank
         n = len(golds)
         return cls(r1 / n, r5 / n, rr / n)
+
+
+def reciprocal_ranks(
+    rankings: Sequence[Sequence[int]], golds: Sequence[frozenset[int]]
+) -> list[float]:
+    """Per question: 1/rank of the first gold document within the top 10, else 0."""
+    out = []
+    for ranked, gold in zip(rankings, golds, strict=True):
+        docs = list(dict.fromkeys(ranked))[:TOP_K]
+        rank = next((k + 1 for k, d in enumerate(docs) if d in gold), None)
+        out.append(0.0 if rank is None else 1.0 / rank)
+    return out
+
+
+def paired_bootstrap(
+    ours: Sequence[float], theirs: Sequence[float], *, rounds: int = 10_000, seed: int = 7
+) -> tuple[float, float, float]:
+    """Mean difference (ours - theirs) and its 95 % interval, resampling questions."""
+    diff = np.asarray(ours) - np.asarray(theirs)
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), size=(rounds, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
 
 
 class CachedEmbedder:
@@ -677,11 +700,11 @@ def _override_index(dense_weight: float) -> None:
 
 
 def _cache_key_collisions(items: Sequence[Item]) -> list[tuple[str, str]]:
-    """Distinct questions that the chat caches (keyed on normalise_question) take as one."""
+    """Distinct questions that the chat caches (keyed on cache_question) take as one."""
     first: dict[str, str] = {}
     pairs: list[tuple[str, str]] = []
     for item in items:
-        key = normalise_question(item.question)
+        key = cache_question(item.question)
         seen = first.setdefault(key, item.question)
         if _norm(seen) != _norm(item.question):
             pairs.append((seen, item.question))
@@ -772,6 +795,17 @@ def main() -> int:
         "(document level; top 10 chunks deduped to documents; reference in shared/FACTS.md: "
         "dense whole passages R@1 0.81 R@5 0.97 MRR 0.88, BM25 0.48 / 0.74 / 0.60)"
     )
+    ours = reciprocal_ranks(project.rankings, golds)
+    for name, peer in (
+        ("LangChain peer", lc_rankings),
+        ("BM25 peer", bm_rankings),
+        ("dense whole passages", dense_rankings),
+    ):
+        mean, low, high = paired_bootstrap(ours, reciprocal_ranks(peer, golds))
+        print(
+            f"  MRR@10 project - {name}: {mean:+.3f} "
+            f"(95% paired bootstrap over questions: [{low:+.3f}, {high:+.3f}])"
+        )
 
     if off_chat is not None and on_chat is not None:
         print("\nchat (POST /v1/creators/{id}/chat, fan, enterprise tier, local generator)")
@@ -790,7 +824,7 @@ def main() -> int:
         for question in off_chat.answered:
             print(f"    off-topic but answered: {question!r}")
         for first, other in _cache_key_collisions(items):
-            print(f"    one chat cache key (normalise_question) for {first!r} and {other!r}")
+            print(f"    one chat cache key (cache_question) for {first!r} and {other!r}")
         lat = on_chat.latency_ms + off_chat.latency_ms
         print(
             f"  chat latency: median {statistics.median(lat):.0f} ms, "
