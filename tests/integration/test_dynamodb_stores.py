@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from creator_chat.clock import FixedClock
 from creator_chat.container import Container
 from creator_chat.domain.models import (
@@ -17,7 +19,7 @@ from creator_chat.domain.models import (
     Session,
     Thread,
 )
-from creator_chat.errors import Conflict, NotFound
+from creator_chat.errors import Conflict, DependencyUnavailable, NotFound
 from creator_chat.ids import random_id, sortable_id
 from creator_chat.settings import Settings
 
@@ -30,10 +32,13 @@ def raw_item(settings: Settings, table: str, key: dict[str, str]) -> dict:
     return out["Item"]
 
 
-def new_thread(c: Container, user: str = "fan-1", creator: str = "cr_a") -> Thread:
+def new_thread(
+    c: Container, user: str = "fan-1", creator: str = "cr_a", first: str = "hello"
+) -> Thread:
+    """A thread as the chat starts one: stored with its first message."""
     now = int(c.clock.now())
     t = Thread(random_id("th_"), user, creator, now, now, now + c.settings.thread_idle_ttl_s)
-    c.threads.create_thread(t)
+    c.threads.create_thread(t, message(c, t, first))
     return t
 
 
@@ -78,9 +83,7 @@ def test_expired_thread_reads_as_absent_even_before_dynamodb_deletes_it(
 
 
 def test_active_thread_keeps_old_messages_alive(container: Container, clock: FixedClock):
-    t = new_thread(container, user="fan-old")
-    first = message(container, t, "first question")
-    container.threads.append_message(t, first)
+    t = new_thread(container, user="fan-old", first="first question")
     for _ in range(9):  # a message a day for 9 days: older than the 7-day idle TTL
         clock.advance(24 * 3600)
         container.threads.append_message(t, message(container, t, "daily"))
@@ -91,8 +94,8 @@ def test_active_thread_keeps_old_messages_alive(container: Container, clock: Fix
 
 
 def test_messages_come_back_in_order_and_recent_returns_the_last_n(container: Container):
-    t = new_thread(container, user="fan-order")
-    for i in range(5):
+    t = new_thread(container, user="fan-order", first="m0")
+    for i in range(1, 5):
         container.threads.append_message(t, message(container, t, f"m{i}"))
     assert [m.content for m in container.threads.list_messages(t.thread_id)] == [
         f"m{i}" for i in range(5)
@@ -179,10 +182,8 @@ def test_document_status_change_respects_expected_state(container: Container):
 
 
 def test_erasing_a_user_removes_their_threads_and_nothing_else(container: Container):
-    mine = new_thread(container, user="erase-me")
-    container.threads.append_message(mine, message(container, mine, "secret"))
-    other = new_thread(container, user="keep-me")
-    container.threads.append_message(other, message(container, other, "mine"))
+    mine = new_thread(container, user="erase-me", first="secret")
+    other = new_thread(container, user="keep-me", first="mine")
 
     assert container.threads.delete_user_data("erase-me") == 2
     assert container.threads.get_thread(mine.thread_id) is None
@@ -190,12 +191,88 @@ def test_erasing_a_user_removes_their_threads_and_nothing_else(container: Contai
 
 
 def test_a_retried_append_of_the_same_message_is_not_a_conflict(container: Container):
-    t = new_thread(container, user="fan-retry")
+    t = new_thread(container, user="fan-retry", first="opening")
     m = message(container, t, "same question")
     container.threads.append_message(t, m)
     container.threads.append_message(t, m)  # botocore's retry after a timed-out first attempt
-    assert [x.content for x in container.threads.list_messages(t.thread_id)] == ["same question"]
+    assert [x.content for x in container.threads.list_messages(t.thread_id)] == [
+        "opening",
+        "same question",
+    ]
     other = message(container, t, "different")
     other.message_id = m.message_id
     with pytest.raises(Conflict):
         container.threads.append_message(t, other)
+
+
+def _throttle_puts(monkeypatch: pytest.MonkeyPatch, c: Container, when: str) -> None:
+    """DynamoDB throttling on every put of the conversations table whose sort key is
+    ``when`` ("META") or starts with it ("MSG#")."""
+    table = c.threads._table
+    real = table.put_item
+
+    def put_item(**kwargs: Any) -> Any:
+        if str(kwargs["Item"]["sk"]).startswith(when):
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "PutItem",
+            )
+        return real(**kwargs)
+
+    monkeypatch.setattr(table, "put_item", put_item)
+
+
+def test_a_new_thread_holds_its_first_message_and_counts_it(container: Container):
+    t = new_thread(container, user="fan-new", first="is this on?")
+    stored = container.threads.get_thread(t.thread_id)
+    assert stored is not None and stored.message_count == 1 == t.message_count
+    assert [m.content for m in container.threads.list_messages(t.thread_id)] == ["is this on?"]
+    assert [x.thread_id for x in container.threads.list_threads("fan-new")] == [t.thread_id]
+
+
+def test_a_thread_write_failing_after_its_first_message_leaves_no_empty_thread(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+):
+    now = int(container.clock.now())
+    t = Thread(random_id("th_"), "fan-half", "cr_a", now, now, now + 3600)
+    first = message(container, t, "lost in the middle")
+    _throttle_puts(monkeypatch, container, "META")
+
+    with pytest.raises(DependencyUnavailable):
+        container.threads.create_thread(t, first)
+
+    monkeypatch.undo()
+    assert container.threads.list_threads("fan-half") == []
+    assert container.threads.get_thread(t.thread_id) is None
+    # and the message written before the thread is gone too (not just unreachable)
+    assert (
+        container.threads._get({"pk": f"THREAD#{t.thread_id}", "sk": f"MSG#{first.message_id}"})
+        is None
+    )
+
+
+def test_a_message_write_failing_leaves_the_count_equal_to_the_messages(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+):
+    t = new_thread(container, user="fan-count", first="one")
+    _throttle_puts(monkeypatch, container, "MSG#")
+
+    with pytest.raises(DependencyUnavailable):
+        container.threads.append_message(t, message(container, t, "two"))
+
+    monkeypatch.undo()
+    stored = container.threads.get_thread(t.thread_id)
+    assert stored is not None
+    assert stored.message_count == len(container.threads.list_messages(t.thread_id)) == 1
+
+
+def test_a_retried_thread_creation_is_not_a_conflict(container: Container):
+    now = int(container.clock.now())
+    t = Thread(random_id("th_"), "fan-again", "cr_a", now, now, now + 3600)
+    first = message(container, t, "hello twice")
+    container.threads.create_thread(t, first)
+    again = Thread(t.thread_id, "fan-again", "cr_a", now, now, now + 3600)
+    container.threads.create_thread(again, first)  # botocore retried both writes
+    stored = container.threads.get_thread(t.thread_id)
+    assert stored is not None and stored.message_count == 1
+    assert [m.content for m in container.threads.list_messages(t.thread_id)] == ["hello twice"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -248,20 +248,58 @@ class DynamoThreadStore(_TableAdapter):
         super().__init__(resource, table_name, clock)
         self._idle_ttl_s = idle_ttl_s
 
-    def create_thread(self, thread: Thread) -> None:
-        item = {
-            "pk": f"THREAD#{thread.thread_id}",
+    def create_thread(self, thread: Thread, first: Message) -> None:
+        """Store a new thread with its first message, message first.
+
+        A thread exists for the fan only once its ``META`` item does, and that is written
+        after the message: a failure in between leaves no empty thread in the fan's list and
+        no count that disagrees with the messages, only an unreachable message that is
+        removed here (or by its TTL). One write each, no transaction (half the write units;
+        moto copies every table per transaction).
+        """
+        pk = f"THREAD#{thread.thread_id}"
+        msg_key = {"pk": pk, "sk": f"MSG#{first.message_id}"}
+        self._put_once(
+            {**msg_key, "kind": "message", "expires_at": thread.expires_at, **_message_item(first)},
+            "sk",
+            lambda stored: _same_message(stored, first),
+        )
+        meta = {
+            "pk": pk,
             "sk": "META",
             "kind": "thread",
             **asdict(thread),
+            "message_count": thread.message_count + 1,
             "ttl_refreshed_at": thread.created_at,
         }
         try:
-            self._put(item, ConditionExpression="attribute_not_exists(pk)")
-        except ClientError as err:
-            if _is_conditional_failure(err):
-                raise Conflict("thread already exists") from err
+            self._put_once(
+                meta,
+                "pk",
+                lambda stored: (
+                    stored.get("user_id") == thread.user_id
+                    and stored.get("created_at") == thread.created_at
+                ),
+            )
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._table.delete_item(Key=msg_key)
             raise
+        thread.message_count += 1
+
+    def _put_once(
+        self, item: dict[str, Any], key_attr: str, is_ours: Callable[[dict[str, Any]], bool]
+    ) -> None:
+        """Put a new item; if it exists already and ``is_ours`` says it is this very write
+        (botocore retried a timed-out attempt that had landed), that is success."""
+        try:
+            self._put(item, ConditionExpression=f"attribute_not_exists({key_attr})")
+        except ClientError as err:
+            if not _is_conditional_failure(err):
+                raise
+            stored = self._get({"pk": item["pk"], "sk": item["sk"]})
+            if not stored or not is_ours(stored):
+                raise Conflict(f"{item['kind']} already exists") from err
 
     def get_thread(self, thread_id: str) -> Thread | None:
         item = self._get({"pk": f"THREAD#{thread_id}", "sk": "META"})
@@ -322,19 +360,18 @@ class DynamoThreadStore(_TableAdapter):
             _raise_for(err)
             raise
         try:
-            self._put(item, ConditionExpression="attribute_not_exists(sk)")
-        except ClientError as err:
-            if not _is_conditional_failure(err):
-                raise
-            # botocore retries a write that timed out even when its first attempt landed:
-            # the same message already stored is our own earlier attempt, not a conflict
-            stored = self._get({"pk": item["pk"], "sk": item["sk"]})
-            if (
-                not stored
-                or stored.get("content") != message.content
-                or stored.get("user_id") != message.user_id
-            ):
-                raise Conflict("message already exists") from err
+            self._put_once(item, "sk", lambda stored: _same_message(stored, message))
+        except Exception:
+            # the count went up for a message that was not stored: take it back (best
+            # effort; a throttled correction leaves the count one high, nothing else)
+            with contextlib.suppress(Exception):
+                self._table.update_item(
+                    Key={"pk": f"THREAD#{thread.thread_id}", "sk": "META"},
+                    UpdateExpression="ADD message_count :minus",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":minus": -1},
+                )
+            raise
         thread.last_activity_at, thread.expires_at = now, expires
         thread.message_count += 1
         # the message is stored; a failed TTL refresh is retried by the next append
@@ -476,6 +513,10 @@ class DynamoThreadStore(_TableAdapter):
 def _thread(item: Mapping[str, Any]) -> Thread:
     fields = Thread.__dataclass_fields__
     return Thread(**{k: v for k, v in item.items() if k in fields})
+
+
+def _same_message(stored: Mapping[str, Any], message: Message) -> bool:
+    return stored.get("content") == message.content and stored.get("user_id") == message.user_id
 
 
 def _message_item(message: Message) -> dict[str, Any]:

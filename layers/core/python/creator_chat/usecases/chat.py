@@ -278,13 +278,14 @@ def _active_creator(deps: ChatDeps, creator_id: str) -> Creator:
 def _thread_for(
     deps: ChatDeps, caller: Identity, creator: Creator, thread_id: str | None, title: str
 ) -> Thread:
+    """The caller's thread, or a new one that is stored with its first message."""
     if thread_id:
         thread = own_thread(deps.threads, caller, thread_id, Auditor(deps.audit, deps.clock))
         if thread.creator_id != creator.creator_id:
             raise NotFound("thread not found")  # a thread is bound to one creator
         return thread
     now = int(deps.clock.now())
-    thread = Thread(
+    return Thread(
         thread_id=random_id("th_"),
         user_id=caller.user_id,
         creator_id=creator.creator_id,
@@ -293,8 +294,6 @@ def _thread_for(
         expires_at=now + deps.settings.thread_idle_ttl_s,
         title=title[:80],
     )
-    deps.threads.create_thread(thread)
-    return thread
 
 
 def ask(
@@ -337,7 +336,10 @@ def ask(
             created_at=int(now),
             video_id=video_id,
         )
-        deps.threads.append_message(thread, user_msg)
+        if thread_id:
+            deps.threads.append_message(thread, user_msg)
+        else:
+            deps.threads.create_thread(thread, user_msg)
     _record_trending(deps, creator, question)
     try:
         return _answer(
