@@ -1,5 +1,6 @@
-"""The local server killed with SIGKILL in the middle of ingesting, then restarted on the
-same data directory: every accepted document still ends ``done`` (or ``failed``).
+"""The local server killed with SIGKILL (or stopped with SIGTERM) in the middle of ingesting,
+then restarted on the same data directory: every accepted document still ends ``done`` (or
+``failed``).
 
 Runs ``creator-chat serve`` as a real process (moto's state lives in the process, so only a
 new process proves a restart, as in ``tests/e2e/test_restart.py``) — but kills it without
@@ -129,3 +130,37 @@ def test_sigkill_mid_ingest_then_restart_every_accepted_document_ends_done(tmp_p
                 headers=bearer(admin),
             ).json()["results"]
             assert [h["document_id"] for h in hits][:1] == [document_id], hits[:1]
+
+
+def test_sigterm_mid_ingest_saves_what_was_just_accepted_and_the_restart_finishes_it(
+    tmp_path: Path,
+):
+    """``kill``/``docker stop`` (SIGTERM) is a graceful stop, like Ctrl-C: no 5-second window
+    is lost, the process exits 0 without waiting for the worker's batch, and the next start
+    finishes every document accepted before the signal."""
+    settings = Settings(jwt_secret=SECRET)
+    admin = issue_dev_token(settings, user_id="admin-t", role=Role.ADMIN, tier=Tier.ENTERPRISE)
+    accepted: list[str] = []
+    with server(tmp_path) as (url, proc), httpx.Client(base_url=url, timeout=30) as api:
+        cid = api.post(
+            "/v1/creators",
+            json={"slug": f"term-{uuid.uuid4().hex[:6]}", "name": "Term"},
+            headers=bearer(admin),
+        ).json()["creator_id"]
+        for n in range(BATCH):
+            r = api.post(
+                f"/v1/creators/{cid}/documents",
+                json={"title": f"Knots {n}", "kind": "text", "content": transcript(n)},
+                headers=bearer(admin),
+            )
+            assert r.status_code == 202, r.text
+            accepted.append(r.json()["document"]["document_id"])
+        # no waiting for a periodic snapshot: the signal itself must save them
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+
+    with server(tmp_path) as (url, _proc), httpx.Client(base_url=url, timeout=30) as api:
+        docs = wait_for_documents(api, admin, cid, timeout_s=300)
+        by_id = {d["document_id"]: d["status"] for d in docs}
+        assert set(accepted) <= set(by_id), set(accepted) - set(by_id)
+        assert {by_id[d] for d in accepted} == {"done"}, by_id

@@ -18,7 +18,14 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"creator-chat is serving on {runtime.url}  (Ctrl-C to stop)", flush=True)
     print(f"  health:  curl {runtime.url}/health", flush=True)
     print("  token:   creator-chat token --user fan-1 --role fan --tier free", flush=True)
-    runtime.serve_forever()
+    runtime.serve_forever()  # returns after the data dir is saved and the emulator stopped
+    if runtime.busy_workers():
+        # A worker thread still inside native code (onnxruntime) would abort the interpreter's
+        # shutdown ("terminate called without an active exception"). Everything is saved and
+        # its work is re-queued at the next start, so leave without that shutdown.
+        print("stopped; unfinished work resumes at the next start", flush=True)
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

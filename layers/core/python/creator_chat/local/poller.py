@@ -10,6 +10,7 @@ DLQ after ``maxReceiveCount`` receives.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from creator_chat.local.gateway import LocalFunction
@@ -76,10 +77,22 @@ class QueuePoller:
         for t in self._threads:
             t.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """No new batch after this; a batch in progress finishes (or, if the process exits
+        first, its messages are not deleted and its work is re-queued at the next start)."""
         self._stop.set()
+
+    def stop(self, deadline: float | None = None) -> None:
+        """Stop and wait for the threads until ``deadline`` (``time.monotonic()``)."""
+        self.request_stop()
+        if deadline is None:
+            deadline = time.monotonic() + self._wait_s + 5
         for t in self._threads:
-            t.join(timeout=self._wait_s + 5)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
 
     def _run(self) -> None:
         import asyncio

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -55,6 +57,13 @@ def load_handler(functions_dir: Path, code_dir: str, handler: str) -> Any:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return getattr(module, attr)
+
+
+SHUTDOWN_GRACE_S = 5.0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class LocalRuntime:
@@ -194,7 +203,11 @@ class LocalRuntime:
             raise RuntimeError(f"local gateway could not start on {self.url}")
 
     def serve_forever(self) -> None:
+        """Serve until Ctrl-C or SIGTERM (``kill``, ``docker stop``, systemd): both save the
+        data dir and stop the same way."""
         assert self._thread is not None
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)
         try:
             while self._thread.is_alive():
                 self._thread.join(0.5)
@@ -203,13 +216,23 @@ class LocalRuntime:
         finally:
             self.stop()
 
+    def busy_workers(self) -> bool:
+        """Whether a worker is still finishing a batch (after the shutdown grace period)."""
+        return any(poller.running for poller in self.pollers)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
+        # All pollers stop taking batches at once, then share one grace period: Ctrl-C must
+        # not wait for a long ingest batch (the worker threads are daemons; unfinished work
+        # is re-queued from the data dir at the next start).
         for poller in self.pollers:
-            poller.stop()
+            poller.request_stop()
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        for poller in self.pollers:
+            poller.stop(deadline)
         if self.gateway is not None:
             self.gateway.close()
         if self.snapshot is not None:
