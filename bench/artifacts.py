@@ -1,7 +1,7 @@
 """Deployment artefacts: zipped and unzipped size of each function and layer, and each
 function's total against Lambda's 250 MB unzipped limit (function + its layers).
 
-    python bench/artifacts.py        # builds the dependency layer first if it is missing
+    python bench/artifacts.py        # (re)builds the dependency layer if missing or stale
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ LIMIT_MB = 250
 
 sys.path.insert(0, str(ROOT))
 from creator_chat.resources import DECLARATION  # noqa: E402
+
+from infra_cdk.application import DependencyLayerMissing, resolve_deps_layer_dir  # noqa: E402
 
 # what CDK leaves out of the assets too (infra_cdk/constructs/functions.py)
 SKIP = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "creator_chat.egg-info"}
@@ -35,7 +37,10 @@ def sizes(folder: Path) -> tuple[int, int]:
 
 def main() -> int:
     deps = ROOT / "build" / "deps-layer"
-    if not deps.exists():
+    try:
+        resolve_deps_layer_dir(None, default=deps)
+    except DependencyLayerMissing as why:  # missing, or built before pyproject.toml changed
+        print(f"{why}\nbuilding it now", flush=True)
         subprocess.run([sys.executable, str(ROOT / "layers" / "build_deps.py")], check=True)
     core = ROOT / "layers" / "core"
     layers = {"core layer (creator_chat)": sizes(core), "dependency layer": sizes(deps)}

@@ -8,9 +8,11 @@ Context (``-c key=value``): ``env`` (dev|staging|prod, default dev), ``deps_laye
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from aws_cdk import App, Tags
@@ -35,10 +37,14 @@ def cdk_json_context() -> dict[str, Any]:
 
 
 def resolve_deps_layer_dir(
-    override: str | None, *, default: Path = REPO_ROOT / DEFAULT_DEPS_LAYER_DIR
+    override: str | None,
+    *,
+    default: Path = REPO_ROOT / DEFAULT_DEPS_LAYER_DIR,
+    pyproject: Path = REPO_ROOT / "pyproject.toml",
 ) -> Path:
     """The dependency layer folder: ``-c deps_layer_dir`` as given (tests pass an empty
-    placeholder), else the built default, which must hold ``python/``."""
+    placeholder), else the built default, which must hold ``python/`` built from the
+    runtime requirements pyproject.toml lists today."""
     if override:
         path = Path(override)
         if not path.is_dir():
@@ -51,7 +57,27 @@ def resolve_deps_layer_dir(
             "`python layers/build_deps.py` (no Docker needed, see layers/README.md), "
             "or pass -c deps_layer_dir=<folder holding python/>."
         )
+    build_deps = _build_deps()
+    if not build_deps.is_current(path, build_deps.runtime_requirements(pyproject)):
+        # A layer built before pyproject.toml changed would deploy functions that fail to
+        # import (e.g. without the X-Ray SDK the Tracer needs): refuse it here.
+        raise DependencyLayerMissing(
+            f"the dependency layer {path / 'python'} was built from other requirements than "
+            "pyproject.toml now lists. Rebuild it with `python layers/build_deps.py`."
+        )
     return path
+
+
+def _build_deps() -> ModuleType:
+    """``layers/build_deps.py`` (a script, not a package), loaded by path."""
+    spec = importlib.util.spec_from_file_location(
+        "build_deps", REPO_ROOT / "layers" / "build_deps.py"
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError("layers/build_deps.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build_app(

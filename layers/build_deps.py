@@ -32,6 +32,10 @@ PROVIDED_BY_LAMBDA = frozenset({"boto3", "botocore", "s3transfer"})
 # Lambda's limit for a function plus all its layers, unzipped.
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 
+# Written next to ``python/`` after a build: the requirements the layer was built from, so
+# the CDK app can refuse to deploy a layer built before pyproject.toml changed.
+STAMP_NAME = "requirements.built.txt"
+
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -90,6 +94,18 @@ def _prune(site: Path) -> None:
         shutil.rmtree(cache, ignore_errors=True)
 
 
+def write_stamp(out: Path, requirements: Sequence[str]) -> None:
+    (out / STAMP_NAME).write_text("\n".join(requirements) + "\n", encoding="utf-8")
+
+
+def is_current(out: Path, requirements: Sequence[str]) -> bool:
+    """Whether the layer in ``out`` was built from exactly ``requirements``."""
+    stamp = out / STAMP_NAME
+    if not (out / "python").is_dir() or not stamp.is_file():
+        return False
+    return stamp.read_text(encoding="utf-8").split() == list(requirements)
+
+
 def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -105,6 +121,7 @@ def build(out: Path, requirements: Sequence[str]) -> Path:
     size = _size(site)
     if size > LAMBDA_UNZIPPED_LIMIT_BYTES:
         raise SystemExit(f"layer is {size / 2**20:.0f} MiB unzipped, over Lambda's 250 MiB")
+    write_stamp(out, requirements)
     print(f"dependency layer: {site} ({size / 2**20:.1f} MiB unzipped)")
     return site
 

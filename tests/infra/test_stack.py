@@ -710,9 +710,35 @@ def test_a_missing_dependency_layer_fails_with_the_build_command(tmp_path: Path)
     with pytest.raises(DependencyLayerMissing, match=r"python layers/build_deps\.py"):
         resolve_deps_layer_dir(None, default=tmp_path / "deps-layer")
     (tmp_path / "deps-layer" / "python").mkdir(parents=True)
+    build_deps = load_build_deps()
+    build_deps.write_stamp(tmp_path / "deps-layer", build_deps.runtime_requirements())
     assert resolve_deps_layer_dir(None, default=tmp_path / "deps-layer") == tmp_path / "deps-layer"
     with pytest.raises(DependencyLayerMissing, match="no such folder"):
         resolve_deps_layer_dir(str(tmp_path / "nowhere"))
+
+
+def test_a_layer_built_before_pyproject_changed_is_refused_with_the_build_command(
+    tmp_path: Path,
+) -> None:
+    """A layer built from older requirements (this once shipped without the X-Ray SDK the
+    Tracer imports) would deploy functions that fail at import: synth refuses it."""
+    build_deps = load_build_deps()
+    layer = tmp_path / "deps-layer"
+    (layer / "python").mkdir(parents=True)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "x"\nversion = "0"\ndependencies = ["aws-lambda-powertools>=3.0"]\n'
+    )
+    with pytest.raises(DependencyLayerMissing, match="python layers/build_deps"):
+        resolve_deps_layer_dir(None, default=layer, pyproject=pyproject)  # no stamp: unknown
+    build_deps.write_stamp(layer, build_deps.runtime_requirements(pyproject))
+    assert resolve_deps_layer_dir(None, default=layer, pyproject=pyproject) == layer
+    pyproject.write_text(
+        '[project]\nname = "x"\nversion = "0"\n'
+        'dependencies = ["aws-lambda-powertools[tracer]>=3.0"]\n'
+    )
+    with pytest.raises(DependencyLayerMissing, match="other requirements"):
+        resolve_deps_layer_dir(None, default=layer, pyproject=pyproject)
 
 
 def test_dependency_layer_installs_the_runtime_group_for_lambda_without_boto(
