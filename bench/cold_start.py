@@ -17,7 +17,6 @@ with DynamoDB, SQS and S3 served by the emulator on loopback. First invocations:
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from _table import header, row
 from creator_chat.auth import issue_dev_token
 from creator_chat.clock import SystemClock
 from creator_chat.domain.models import Identity, Role, Tier
+from creator_chat.local.cold_start import child_code, lambda_environment, run_cold
 from creator_chat.local.emulator import Emulator
 from creator_chat.local.provision import provision
 from creator_chat.resources import DECLARATION
@@ -41,50 +41,6 @@ from creator_chat.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 BENCH_CREATOR = "cr_coldstart"
-
-# Imports the handler file by path, as Lambda does, and nothing of the local runtime.
-CHILD = """
-import time
-t0 = time.perf_counter()
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("handler", {path!r})
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-handler = getattr(module, {attr!r})
-t1 = time.perf_counter()
-event = json.loads({event!r})
-first = None
-if event is not None:
-    class Context:
-        function_name = {name!r}
-        memory_limit_in_mb = 1024
-        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:" + {name!r}
-        aws_request_id = "cold-start"
-        def get_remaining_time_in_millis(self):
-            return 29000
-    result = handler(event, Context())
-    first = (time.perf_counter() - t1) * 1000
-    ok = result.get("isAuthorized", result.get("statusCode") == 200)
-    if not ok:
-        sys.exit("first invocation failed: " + json.dumps(result)[:500])
-print(json.dumps({{"init": (t1 - t0) * 1000, "first": first}}))
-"""
-
-
-def lambda_environment(base: dict[str, str], name: str, code_dir: str) -> dict[str, str]:
-    """What Lambda puts in a deployed function's environment (tracing as the stack sets it)."""
-    return {
-        **base,
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / code_dir),
-        "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;"
-        "Sampled=1",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",  # UDP, nothing listens: segments drop
-        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-        "POWERTOOLS_TRACE_DISABLED": "false",
-    }
 
 
 def api_event(name: str, method: str, path: str, claims: dict[str, str]) -> dict[str, Any]:
@@ -123,12 +79,8 @@ def first_events(settings: Settings) -> dict[str, dict[str, Any] | None]:
     }
 
 
-def run_child(code: str, env: dict[str, str]) -> dict[str, float | None]:
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"cold start child failed:\n{proc.stderr[-3000:]}")
-    result: dict[str, float | None] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+def _ok(result: dict[str, Any]) -> bool:
+    return bool(result.get("isAuthorized", result.get("statusCode") == 200))
 
 
 def import_profile(code: str, env: dict[str, str], top: int = 12) -> list[tuple[str, float]]:
@@ -217,24 +169,19 @@ def main() -> int:
         module, _, attr = fn.handler.rpartition(".")
         path = ROOT / "functions" / fn.code_dir / f"{module}.py"
         event = events.get(fn.name)
-        code = CHILD.format(
-            path=str(path),
-            attr=attr,
-            name=fn.name,
-            event=json.dumps(event),
-        )
-        env = lambda_environment(base, fn.name, fn.code_dir)
+        code = child_code(path, attr, fn.name, event)
+        env = lambda_environment(base, name=fn.name, task_root=ROOT / "functions" / fn.code_dir)
         init: list[float] = []
         first: list[float] = []
         total: list[float] = []
         for _ in range(args.runs):
-            got = run_child(code, env)
-            init.append(float(got["init"] or 0))
+            got = run_cold(code, env)
+            if event is not None and not _ok(got["result"]):
+                raise SystemExit(f"{fn.name}: first invocation failed: {got['result']}")
+            init.append(float(got["init"]))
             if got["first"] is not None:
                 first.append(float(got["first"]))
                 total.append(init[-1] + first[-1])
-            if event is not None:
-                event = copy.deepcopy(event)
         print(row(f"{fn.name}: init", init))
         if first:
             print(row(f"{fn.name}: first invocation", first))
@@ -244,7 +191,7 @@ def main() -> int:
             seen.add(key)
             profiles[fn.name] = import_profile(code, env)
     for name, ranked in profiles.items():
-        print(f"\nimport time by package during {name} init (ms, self time, one run)")
+        print(f"\nimport time by package, {name}: init + first invocation (ms, self, one run)")
         for package, ms in ranked:
             print(f"  {package:<30} {ms:>8.1f}")
     emu.stop()

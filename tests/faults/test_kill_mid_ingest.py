@@ -71,27 +71,35 @@ def snapshot_statuses(data_dir: Path, creator_id: str) -> dict[str, str]:
     return out
 
 
+def new_creator(api: httpx.Client, admin: str, slug_prefix: str) -> str:
+    slug = f"{slug_prefix}-{uuid.uuid4().hex[:6]}"
+    r = api.post("/v1/creators", json={"slug": slug, "name": slug}, headers=bearer(admin))
+    assert r.status_code == 201, r.text
+    return str(r.json()["creator_id"])
+
+
+def post_documents(api: httpx.Client, admin: str, cid: str, accepted: list[str], n: int) -> None:
+    """Post ``n`` more knot transcripts; their ids are appended to ``accepted``."""
+    for _ in range(n):
+        k = len(accepted)
+        r = api.post(
+            f"/v1/creators/{cid}/documents",
+            json={"title": f"Knots {k}", "kind": "text", "content": transcript(k)},
+            headers=bearer(admin),
+        )
+        assert r.status_code == 202, r.text
+        accepted.append(r.json()["document"]["document_id"])
+
+
 def test_sigkill_mid_ingest_then_restart_every_accepted_document_ends_done(tmp_path: Path):
     settings = Settings(jwt_secret=SECRET)
     admin = issue_dev_token(settings, user_id="admin-k", role=Role.ADMIN, tier=Tier.ENTERPRISE)
     accepted: list[str] = []
     with server(tmp_path) as (url, proc), httpx.Client(base_url=url, timeout=30) as api:
-        cid = api.post(
-            "/v1/creators",
-            json={"slug": f"kill-{uuid.uuid4().hex[:6]}", "name": "Kill"},
-            headers=bearer(admin),
-        ).json()["creator_id"]
+        cid = new_creator(api, admin, "kill")
         in_flight: list[str] = []
         for _round in range(MAX_ROUNDS):
-            for _ in range(BATCH):
-                n = len(accepted)
-                r = api.post(
-                    f"/v1/creators/{cid}/documents",
-                    json={"title": f"Knots {n}", "kind": "text", "content": transcript(n)},
-                    headers=bearer(admin),
-                )
-                assert r.status_code == 202, r.text
-                accepted.append(r.json()["document"]["document_id"])
+            post_documents(api, admin, cid, accepted, BATCH)
             # A hard kill loses what happened since the last snapshot (written every 5 s):
             # that is the local runtime's stated trade, not what this test is about. So wait
             # (at least 5-6 s after the last accepted document) until the snapshot on disk
@@ -142,19 +150,8 @@ def test_sigterm_mid_ingest_saves_what_was_just_accepted_and_the_restart_finishe
     admin = issue_dev_token(settings, user_id="admin-t", role=Role.ADMIN, tier=Tier.ENTERPRISE)
     accepted: list[str] = []
     with server(tmp_path) as (url, proc), httpx.Client(base_url=url, timeout=30) as api:
-        cid = api.post(
-            "/v1/creators",
-            json={"slug": f"term-{uuid.uuid4().hex[:6]}", "name": "Term"},
-            headers=bearer(admin),
-        ).json()["creator_id"]
-        for n in range(BATCH):
-            r = api.post(
-                f"/v1/creators/{cid}/documents",
-                json={"title": f"Knots {n}", "kind": "text", "content": transcript(n)},
-                headers=bearer(admin),
-            )
-            assert r.status_code == 202, r.text
-            accepted.append(r.json()["document"]["document_id"])
+        cid = new_creator(api, admin, "term")
+        post_documents(api, admin, cid, accepted, BATCH)
         # no waiting for a periodic snapshot: the signal itself must save them
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from creator_chat.auth import issue_dev_token
 from creator_chat.domain.models import Creator, Role, Tier
+from creator_chat.local.cold_start import child_code, lambda_environment, run_cold
 from creator_chat.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,25 +38,6 @@ WATCHED = (
     "opensearchpy",
 )
 
-CHILD = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("handler", {path!r})
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-handler = getattr(module, {attr!r})
-class Context:
-    function_name = {name!r}
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:" + {name!r}
-    aws_request_id = "init-test"
-    def get_remaining_time_in_millis(self):
-        return 29000
-event = json.loads({event!r})
-result = handler(event, Context()) if event is not None else None
-loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({watched!r}))
-print(json.dumps({{"result": result, "loaded": loaded}}))
-"""
-
 
 def run_function(
     settings: Settings,
@@ -69,33 +49,19 @@ def run_function(
 ) -> dict[str, Any]:
     code_dir, _, rest = path.partition("/")
     module, _, attr = rest.rpartition(".")
-    env = {
+    base = {
         **os.environ,
         "CREATOR_CHAT_RESOURCE_PREFIX": settings.resource_prefix,
         "CREATOR_CHAT_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "CREATOR_CHAT_DATA_DIR": str(settings.data_dir),
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "LAMBDA_TASK_ROOT": str(ROOT / "functions" / code_dir),
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-        "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;"
-        "Sampled=1",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",  # UDP: segments go nowhere
-        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-        "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
     }
-    code = CHILD.format(
-        path=str(ROOT / "functions" / code_dir / f"{module}.py"),
-        attr=attr,
-        name=name,
-        event=json.dumps(event),
-        watched=WATCHED,
+    env = lambda_environment(
+        base, name=name, task_root=ROOT / "functions" / code_dir, tracing=tracing
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    code = child_code(
+        ROOT / "functions" / code_dir / f"{module}.py", attr, name, event, watched=WATCHED
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out
+    return run_cold(code, env)
 
 
 def api_event(path: str, claims: dict[str, str]) -> dict[str, Any]:
