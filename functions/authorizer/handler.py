@@ -1,8 +1,9 @@
 """Lambda authorizer for the HTTP API (payload 2.0, simple responses).
 
 Verifies the JWT (JWKS for Cognito, HS256 locally), maps it to an identity, and checks the
-token's session has not been revoked. Denies by returning ``isAuthorized: false`` — never by
-raising, which API Gateway would count as an authorizer error (500). Never logs the token.
+token's session has not been revoked. Denies by returning ``isAuthorized: false``; raises
+(API Gateway: 500, not cached) only when the session store is unavailable, since a deny would
+be cached for the token. Never logs the token.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from creator_chat.auth import TokenVerifier
 from creator_chat.container import container_from_env
-from creator_chat.errors import DomainError
+from creator_chat.errors import DependencyUnavailable, DomainError
 from creator_chat.observability import count, lambda_entry, logger
 from creator_chat.resources import DECLARATION
 from creator_chat.usecases.sessions import ensure_session
@@ -42,6 +43,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         session = ensure_session(
             container.sessions, container.clock, token, who, ttl_s=container.settings.session_ttl_s
         )
+    except DependencyUnavailable:
+        # Not the caller's fault (DynamoDB throttled or down): fail as an error — API Gateway
+        # answers 500 and caches nothing — not as a deny, which it would cache for the token
+        # and the page would read as "signed out". Nobody gets in either way.
+        logger.warning("session check unavailable", extra={"route": event.get("routeKey")})
+        raise
     except DomainError as err:
         logger.info("denied", extra={"reason": err.code, "route": event.get("routeKey")})
         count("AuthDenied")

@@ -76,3 +76,27 @@ def test_authorizer_allows_a_valid_token_and_denies_without_raising(handlers: di
 def test_ingest_worker_skips_a_job_whose_document_is_gone(handlers: dict[str, Any]):
     out = handlers["ingest_worker"](event("sqs_ingest_job.json"), ctx("ingest-worker"))
     assert out == {"batchItemFailures": []}
+
+
+def test_authorizer_errors_instead_of_denying_when_the_session_store_is_unavailable(
+    handlers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+):
+    """A deny would be cached by API Gateway for the token (60 s) and the page would sign
+    the fan out; an error (500) is not cached, and nobody gets in either way."""
+    from creator_chat.container import container_from_env
+    from creator_chat.errors import DependencyUnavailable
+
+    settings = Settings()
+    tok = issue_dev_token(settings, user_id="fan-blip", role=Role.FAN, tier=Tier.FREE)
+    ev = event("authorizer_request.json")
+    ev["headers"]["authorization"] = f"Bearer {tok}"
+    sessions = container_from_env().sessions  # the store the handler's container uses
+
+    def throttled(_sid: str) -> None:
+        raise DependencyUnavailable("DynamoDB unavailable (ThrottlingException)")
+
+    monkeypatch.setattr(sessions, "get_session", throttled)
+    with pytest.raises(DependencyUnavailable):
+        handlers["authorizer"](ev, ctx("authorizer"))
+    monkeypatch.undo()
+    assert handlers["authorizer"](ev, ctx("authorizer"))["isAuthorized"] is True
