@@ -183,12 +183,20 @@ def test_feedback_is_only_for_your_own_answers(api: httpx.Client, token: TokenFa
 def test_trending_is_for_the_creator_and_admins_only(
     api: httpx.Client, token: TokenFactory, demo_ready
 ):
-    chat(api, token("fan-trend"), DEMO, "What is the split shot trick?")
-    own = api.get(
-        f"/v1/creators/{DEMO}/trending", headers=bearer(token("ines", "creator", creator=DEMO))
-    )
-    assert own.status_code == 200
-    assert any(q["question"] == "what is the split shot trick" for q in own.json()["questions"])
+    creator = bearer(token("ines", "creator", creator=DEMO))
+
+    def shown() -> list[str]:
+        own = api.get(f"/v1/creators/{DEMO}/trending", headers=creator)
+        assert own.status_code == 200
+        return [q["question"] for q in own.json()["questions"]]
+
+    question = f"Is the split shot trick worth it for {uuid.uuid4().hex[:6]}?"
+    words = " ".join(question.lower().rstrip("?").split())
+    for fan in ("fan-trend-1", "fan-trend-1", "fan-trend-2"):
+        assert chat(api, token(fan), DEMO, question).status_code == 200
+    assert words not in shown()  # two fans: still theirs, not the creator's to read
+    assert chat(api, token("fan-trend-3"), DEMO, question).status_code == 200
+    assert words in shown()  # three different fans: a trend
     other = api.get(
         f"/v1/creators/{DEMO}/trending",
         headers=bearer(token("mallory", "creator", creator="cr_other")),

@@ -276,3 +276,26 @@ def test_a_retried_thread_creation_is_not_a_conflict(container: Container):
     stored = container.threads.get_thread(t.thread_id)
     assert stored is not None and stored.message_count == 1
     assert [m.content for m in container.threads.list_messages(t.thread_id)] == ["hello twice"]
+
+
+def test_trending_shows_a_question_only_once_three_different_fans_asked_it(
+    container: Container, settings: Settings
+):
+    store = container.trending
+    assert store.min_askers == 3
+    secret = "my neighbour anna keeps asking about her heart condition and espresso"
+    for _ in range(5):  # one fan, many times: still one fan's question
+        store.record_question("cr_t", "2026-W48", secret, "fan-a")
+    store.record_question("cr_t", "2026-W48", "what grind for espresso", "fan-a")
+    store.record_question("cr_t", "2026-W48", "what grind for espresso", "fan-b")
+    assert store.top_questions("cr_t", "2026-W48", limit=10) == []
+
+    store.record_question("cr_t", "2026-W48", "what grind for espresso", "fan-c")
+    store.record_question("cr_t", "2026-W48", "what grind for espresso", "fan-a")
+    assert store.top_questions("cr_t", "2026-W48", limit=10) == [("what grind for espresso", 4)]
+    assert store.top_questions("cr_t", "2026-W49", limit=10) == []  # per week
+
+    # the question one fan asked is nowhere in the table in words, only as hashes
+    ddb = boto3.client("dynamodb")
+    items = ddb.scan(TableName=settings.physical_name("table", "trending"))["Items"]
+    assert items and not any("anna" in str(item) for item in items)

@@ -102,7 +102,12 @@ class Container:
 
     @cached_property
     def trending(self) -> DynamoTrendingStore:
-        return DynamoTrendingStore(self._dynamodb, self._table("trending"), self.clock)
+        return DynamoTrendingStore(
+            self._dynamodb,
+            self._table("trending"),
+            self.clock,
+            min_askers=self.settings.trending_min_askers,
+        )
 
     @cached_property
     def blobs(self) -> S3BlobStore:

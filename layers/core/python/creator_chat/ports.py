@@ -129,9 +129,10 @@ class UsageStore(Protocol):
 
 
 class TrendingStore(Protocol):
-    """Counts of normalised questions per creator and week."""
+    """Counts of normalised questions per creator and week; a question is shown only once
+    enough different fans (``asker`` pseudonyms) have asked it."""
 
-    def record_question(self, creator_id: str, week: str, question: str) -> None: ...
+    def record_question(self, creator_id: str, week: str, question: str, asker: str) -> None: ...
     def top_questions(self, creator_id: str, week: str, *, limit: int) -> list[tuple[str, int]]: ...
 
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
 
     # Conversations
     thread_idle_ttl_s: int = 7 * 24 * 3600
+    # A question shows in a creator's trending only once this many different fans asked it
+    # (before that its words are not even stored outside the fans' threads).
+    trending_min_askers: int = Field(default=3, ge=1)
     history_messages: int = 6
     max_message_chars: int = 4000
 

@@ -340,7 +340,7 @@ def ask(
             deps.threads.append_message(thread, user_msg)
         else:
             deps.threads.create_thread(thread, user_msg)
-    _record_trending(deps, creator, question)
+    _record_trending(deps, caller, creator, question)
     try:
         return _answer(
             deps,
@@ -585,10 +585,13 @@ def _week(clock: Clock) -> str:
     return datetime.fromtimestamp(clock.now(), UTC).strftime("%G-W%V")
 
 
-def _record_trending(deps: ChatDeps, creator: Creator, question: str) -> None:
+def _record_trending(deps: ChatDeps, caller: Identity, creator: Creator, question: str) -> None:
+    week = _week(deps.clock)
+    # counts each fan once per question and week; not linkable across creators or weeks
+    asker = hashlib.sha256(f"{creator.creator_id}|{week}|{caller.user_id}".encode()).hexdigest()
     try:
         deps.trending.record_question(
-            creator.creator_id, _week(deps.clock), normalise_question(question)
+            creator.creator_id, week, normalise_question(question), asker[:32]
         )
     except Exception:  # analytics must never cost a fan an answer
         logger.warning("trending not recorded")
@@ -681,7 +684,8 @@ def give_feedback(
 def trending(
     deps: ChatDeps, caller: Identity, creator_id: str, *, limit: int = 20
 ) -> list[tuple[str, int]]:
-    """This week's most asked questions: the creator itself or an admin only."""
+    """This week's most asked questions (each asked by at least a few different fans, see
+    ``DynamoTrendingStore``): the creator itself or an admin only."""
     if not caller.can_manage_creator(creator_id):
         deps.audit.record(
             AuditEntry(
