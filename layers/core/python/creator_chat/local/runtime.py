@@ -204,9 +204,12 @@ class LocalRuntime:
 
     def serve_forever(self) -> None:
         """Serve until Ctrl-C or SIGTERM (``kill``, ``docker stop``, systemd): both save the
-        data dir and stop the same way."""
+        data dir and stop the same way. Signals that arrive while stopping are ignored, so
+        a second Ctrl-C (or a supervisor's repeated SIGTERM) cannot cut the final save short;
+        it takes a few seconds (SIGKILL still ends the process at once)."""
         assert self._thread is not None
-        if threading.current_thread() is threading.main_thread():
+        main = threading.current_thread() is threading.main_thread()
+        if main:
             signal.signal(signal.SIGTERM, _interrupt)
         try:
             while self._thread.is_alive():
@@ -214,6 +217,10 @@ class LocalRuntime:
         except KeyboardInterrupt:
             pass
         finally:
+            if main:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(signum, signal.SIG_IGN)
+                print("stopping: saving the data dir…", flush=True)
             self.stop()
 
     def busy_workers(self) -> bool:
