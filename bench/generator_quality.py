@@ -4,9 +4,10 @@
 
 Builds the demo creator's index in process (no server): each demo file is parsed and chunked
 as ingest does, embedded with the local MiniLM embedder and put in a ``LocalVectorIndex``.
-Then, for each of the 16 demo questions: top-5 hits with score >= 0.35 (the chat defaults)
-go to ``LocalExtractiveGenerator`` and the answer is checked for every ``answer_contains``
-string and for citing the expected file; each off-topic question must get NOT_FOUND.
+Then, for each of the 16 demo questions: the chat's retrieval (hybrid top-k, then the floor on
+the cosine; ``Settings`` defaults) feeds ``LocalExtractiveGenerator``, and the answer is
+checked for every ``answer_contains`` string and for citing the expected file; each
+off-topic question must get NOT_FOUND.
 
 The generator gets the same kind of embedder production wires in (``CachingEmbedder`` over
 the local model, in-memory cache), unless ``--lexical`` asks for the embedder-free mode.
@@ -34,9 +35,10 @@ from creator_chat.content import chunk_document, parse
 from creator_chat.domain.models import Chunk, Creator, DocumentKind, Generation
 from creator_chat.ports import Embedder
 from creator_chat.prompting import build_system_prompt
+from creator_chat.settings import Settings
 
-TOP_K = 5
-SIMILARITY_FLOOR = 0.35
+TOP_K = Settings().top_k
+SIMILARITY_FLOOR = Settings().similarity_floor
 MAX_TOKENS = 700  # Settings.answer_max_tokens
 CREATOR_ID = "cr_bench-shot"
 
@@ -66,9 +68,11 @@ def load_demo() -> tuple[Creator, list[Chunk], dict[str, str], dict[str, Any]]:
 
 
 def retrieve(index: LocalVectorIndex, embedder: Embedder, question: str) -> list[Chunk]:
+    """As the chat does (``usecases.chat.retrieve_sources``): hybrid top-k, then the floor on
+    each hit's cosine, not on its hybrid score."""
     vector = embedder.embed([question])[0]
-    hits = index.search(CREATOR_ID, vector, question, top_k=TOP_K)
-    return [h.chunk for h in hits if h.score >= SIMILARITY_FLOOR]
+    hits = index.search_with_similarity(CREATOR_ID, vector, question, top_k=TOP_K)
+    return [h.chunk for h, cos in hits if cos >= SIMILARITY_FLOOR]
 
 
 def answer(
