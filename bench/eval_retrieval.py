@@ -488,8 +488,8 @@ class Replica:
     def hits(self, question: str, top_k: int = TOP_K) -> list[tuple[int, float]]:
         """(passage index, cosine) of the top chunks, best first."""
         vector = self.embedder.embed([question])[0]
-        found = self.index.search_with_similarity("eval", vector, question, top_k=top_k)
-        return [(int(h.chunk.document_id[1:]), cos) for h, cos in found]
+        found = self.index.search("eval", vector, question, top_k=top_k)
+        return [(int(h.chunk.document_id[1:]), h.similarity) for h in found]
 
     def rankings(self, questions: Iterable[str]) -> list[list[int]]:
         return [[d for d, _ in self.hits(q)] for q in questions]

@@ -71,8 +71,8 @@ def retrieve(index: LocalVectorIndex, embedder: Embedder, question: str) -> list
     """As the chat does (``usecases.chat.retrieve_sources``): hybrid top-k, then the floor on
     each hit's cosine, not on its hybrid score."""
     vector = embedder.embed([question])[0]
-    hits = index.search_with_similarity(CREATOR_ID, vector, question, top_k=TOP_K)
-    return [h.chunk for h, cos in hits if cos >= SIMILARITY_FLOOR]
+    hits = index.search(CREATOR_ID, vector, question, top_k=TOP_K)
+    return [h.chunk for h in hits if h.similarity >= SIMILARITY_FLOOR]
 
 
 def answer(

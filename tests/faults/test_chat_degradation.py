@@ -246,19 +246,18 @@ def test_generator_never_recovering_ends_the_message_failed_and_the_job_in_the_d
 
 
 class FlakyIndex(LocalVectorIndex):
-    """The in-memory local index; every query fails while ``down`` is set (``search``
-    delegates to ``search_with_similarity``, so both entry points fail)."""
+    """The in-memory local index; every query fails while ``down`` is set."""
 
     def __init__(self) -> None:
         super().__init__(None)
         self.down = False
         self.queries = 0
 
-    def search_with_similarity(self, *args: Any, **kwargs: Any) -> list[tuple[SearchHit, float]]:
+    def search(self, *args: Any, **kwargs: Any) -> list[SearchHit]:
         self.queries += 1
         if self.down:
             raise DependencyUnavailable("OpenSearch search failed: ConnectionTimeout")
-        return super().search_with_similarity(*args, **kwargs)
+        return super().search(*args, **kwargs)
 
 
 def test_vector_index_outage_queues_the_question_and_it_is_answered_later(

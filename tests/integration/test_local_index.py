@@ -161,14 +161,13 @@ def test_exact_keyword_match_outranks_unrelated_chunks_with_equal_vectors() -> N
     index.upsert("alice", [chunk("alice", f"c{i}", t) for i, t in enumerate(texts)], [vec] * 4)
 
     query = at_cosine(vec, 0.5)
-    pairs = index.search_with_similarity("alice", query, "which shotgun microphone?", top_k=4)
-    hits = [h for h, _ in pairs]
+    hits = index.search("alice", query, "which shotgun microphone?", top_k=4)
     assert hits[0].chunk.chunk_id == "c0"
     assert hits[0].score == pytest.approx(0.8 * 0.5 + 0.2 * 1.0, abs=1e-5)  # lifted
     assert [h.score for h in hits[1:]] == pytest.approx([0.5] * 3, abs=1e-5)  # their cosine
     assert all(0.0 <= h.score <= 1.0 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert all(cos == pytest.approx(0.5, abs=1e-5) for _, cos in pairs)  # raw cosine exposed
+    assert all(h.similarity == pytest.approx(0.5, abs=1e-5) for h in hits)  # raw cosine too
 
 
 def test_keyword_evidence_lifts_but_never_lowers_below_the_cosine() -> None:

@@ -212,9 +212,7 @@ def test_search_filters_both_queries_by_creator_and_combines_scores(
              {"_id": "c", "_score": 1.5, "_source": source("c3", embedding=[0.0, 0.0, 1.0])}),
     ]  # fmt: skip
 
-    results = index.search_with_similarity(
-        "alice", [1.0, 0.0, 0.0], "lighting", top_k=3, video_id="v1"
-    )
+    results = index.search("alice", [1.0, 0.0, 0.0], "lighting", top_k=3, video_id="v1")
 
     knn, keyword = recorder.searches()
     creator_and_video = [{"term": {"creator_id": "alice"}}, {"term": {"video_id": "v1"}}]
@@ -223,12 +221,12 @@ def test_search_filters_both_queries_by_creator_and_combines_scores(
     assert keyword["query"]["bool"]["filter"] == creator_and_video
     assert keyword["query"]["bool"]["must"][0]["multi_match"]["query"] == "lighting"
 
-    assert [(h.chunk.chunk_id, round(h.score, 3), round(cos, 3)) for h, cos in results] == [
+    assert [(h.chunk.chunk_id, round(h.score, 3), round(h.similarity, 3)) for h in results] == [
         ("c1", 0.8, 0.8),  # no keyword match: the cosine itself, max(0.8, 0.8 * 0.8)
         ("c2", 0.36, 0.2),  # lifted: 0.8 * 0.2 + 0.2 * 3.0 / 3.0
         ("c3", 0.1, 0.0),  # keyword only: 0.2 * 1.5 / 3.0
     ]
-    first = results[0][0].chunk
+    first = results[0].chunk
     assert (first.creator_id, first.start_s, first.video_id) == ("alice", 12.5, "v1")
 
 

@@ -149,6 +149,9 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def presigned_put_url(self, key: str, *, expires_s: int, content_type: str) -> str: ...
+    def ping(self) -> bool:
+        """The store is reachable (raises otherwise)."""
+        ...
 
 
 class JobQueue(Protocol):
@@ -193,19 +196,8 @@ class VectorIndex(Protocol):
         top_k: int,
         video_id: str | None = None,
     ) -> list[SearchHit]:
-        """Hybrid (k-NN + keyword) search; scores are normalised to [0, 1], best first."""
-        ...
-
-    def search_with_similarity(
-        self,
-        creator_id: str,
-        vector: Sequence[float],
-        query_text: str,
-        *,
-        top_k: int,
-        video_id: str | None = None,
-    ) -> list[tuple[SearchHit, float]]:
-        """Like ``search``, each hit paired with its raw cosine to the query (for a floor)."""
+        """Hybrid (k-NN + keyword) search, best ``score`` first; each hit also carries its
+        raw cosine (``similarity``) for a floor."""
         ...
 
     def chunks_for_video(self, creator_id: str, video_id: str, *, limit: int) -> list[Chunk]: ...

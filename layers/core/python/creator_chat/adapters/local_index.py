@@ -50,7 +50,7 @@ not a comfortable optimum.
 Since ``score >= max(cosine, 0)``, a floor on ``score`` never drops a chunk that the same floor
 on the cosine would keep; both parts lie in [0, 1], so the score does too. A rare shared word
 still earns its chunk up to ``1 - dense_weight``, so a similarity floor belongs on each hit's
-cosine, which :meth:`LocalVectorIndex.search_with_similarity` returns. On the bundled demo
+cosine, which every hit carries as ``similarity``. On the bundled demo
 (16 answerable, 5 off-topic questions, top 5), a floor of 0.35 on the cosine kept the right
 source for 16/16 and kept something for 2/5 off-topic questions (the generator refuses
 them); a floor of 0.35 on ``score`` also keeps something for 2/5 (4/5 with the plain mix,
@@ -80,7 +80,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from creator_chat.adapters.hybrid_search import SearchFromSimilarity
 from creator_chat.domain.models import Chunk, SearchHit
 from creator_chat.errors import InvalidInput
 
@@ -288,7 +287,7 @@ def _keyword_tokens(chunk: Chunk) -> list[str]:
     return tokenize(f"{chunk.title} {chunk.heading} {chunk.text}")
 
 
-class LocalVectorIndex(SearchFromSimilarity):
+class LocalVectorIndex:
     """In-process hybrid index for the local runtime and tests; see the module docstring."""
 
     def __init__(self, data_dir: Path | None = None, *, dense_weight: float = DEFAULT_DENSE_WEIGHT):
@@ -363,7 +362,7 @@ class LocalVectorIndex(SearchFromSimilarity):
                 self._persist(shard)
             return removed
 
-    def search_with_similarity(
+    def search(
         self,
         creator_id: str,
         vector: Sequence[float],
@@ -371,8 +370,9 @@ class LocalVectorIndex(SearchFromSimilarity):
         *,
         top_k: int,
         video_id: str | None = None,
-    ) -> list[tuple[SearchHit, float]]:
-        """Like :meth:`search`, each hit paired with its raw cosine similarity to ``vector``."""
+    ) -> list[SearchHit]:
+        """Hybrid search within one creator, best first; ``score`` in [0, 1], ``similarity``
+        the raw cosine to ``vector``."""
         if top_k <= 0:
             return []
         query = unit_vector(vector)
@@ -398,11 +398,11 @@ class LocalVectorIndex(SearchFromSimilarity):
             k = min(top_k, scores.shape[0])
             best = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
             best = best[np.argsort(-scores[best], kind="stable")]
-            out: list[tuple[SearchHit, float]] = []
+            out: list[SearchHit] = []
             for pos in best:
                 row = int(rows[pos]) if rows is not None else int(pos)
                 score = min(max(float(scores[pos]), 0.0), 1.0)
-                out.append((SearchHit(shard.chunks[row], score), float(cosines[pos])))
+                out.append(SearchHit(shard.chunks[row], score, float(cosines[pos])))
             return out
 
     def chunks_for_video(self, creator_id: str, video_id: str, *, limit: int) -> list[Chunk]:

@@ -49,7 +49,6 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import OpenSearchException, RequestError
 from opensearchpy.helpers import bulk
 
-from creator_chat.adapters.hybrid_search import SearchFromSimilarity
 from creator_chat.domain.models import Chunk, SearchHit
 from creator_chat.errors import DependencyUnavailable, InvalidInput
 
@@ -165,7 +164,7 @@ def cosine_from_knn_score(score: float) -> float:
     return 1.0 - 1.0 / score
 
 
-class OpenSearchVectorIndex(SearchFromSimilarity):
+class OpenSearchVectorIndex:
     """Chunks of every creator in one AOSS index; see the module docstring for the design."""
 
     def __init__(
@@ -231,7 +230,7 @@ class OpenSearchVectorIndex(SearchFromSimilarity):
         self._delete_ids(ids)
         return len(ids)
 
-    def search_with_similarity(
+    def search(
         self,
         creator_id: str,
         vector: Sequence[float],
@@ -239,8 +238,9 @@ class OpenSearchVectorIndex(SearchFromSimilarity):
         *,
         top_k: int,
         video_id: str | None = None,
-    ) -> list[tuple[SearchHit, float]]:
-        """Like :meth:`search`, each hit paired with its raw cosine similarity to ``vector``."""
+    ) -> list[SearchHit]:
+        """Hybrid search within one creator, best first; ``score`` in [0, 1], ``similarity``
+        the raw cosine to ``vector``."""
         if top_k <= 0:
             return []
         query = unit(vector)
@@ -310,7 +310,7 @@ class OpenSearchVectorIndex(SearchFromSimilarity):
             for cid in chunks
         ]
         scored.sort(key=lambda sc: (-sc[0], sc[1]))
-        return [(SearchHit(chunks[cid], score), cosine[cid]) for score, cid in scored[:top_k]]
+        return [SearchHit(chunks[cid], score, cosine[cid]) for score, cid in scored[:top_k]]
 
     def chunks_for_video(self, creator_id: str, video_id: str, *, limit: int) -> list[Chunk]:
         """The video's chunks in playback order (start time, then ordinal), at most ``limit``."""

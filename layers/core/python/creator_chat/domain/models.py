@@ -164,7 +164,8 @@ class Chunk:
 @dataclass(frozen=True)
 class SearchHit:
     chunk: Chunk
-    score: float
+    score: float  # the hybrid (k-NN + keyword) score, normalised to [0, 1]: ranks hits
+    similarity: float = 0.0  # the chunk's raw cosine to the query: what a floor compares
 
 
 @dataclass

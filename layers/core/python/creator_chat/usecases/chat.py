@@ -187,12 +187,12 @@ def _response_key(
     return f"resp:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
 
 
-def _hits_to_json(hits: Sequence[tuple[SearchHit, float]]) -> list[dict[str, Any]]:
-    return [{"score": h.score, "cosine": cos, "chunk": asdict(h.chunk)} for h, cos in hits]
+def _hits_to_json(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
+    return [{"score": h.score, "cosine": h.similarity, "chunk": asdict(h.chunk)} for h in hits]
 
 
-def _hits_from_json(data: list[dict[str, Any]]) -> list[tuple[SearchHit, float]]:
-    return [(SearchHit(Chunk(**d["chunk"]), float(d["score"])), float(d["cosine"])) for d in data]
+def _hits_from_json(data: list[dict[str, Any]]) -> list[SearchHit]:
+    return [SearchHit(Chunk(**d["chunk"]), float(d["score"]), float(d["cosine"])) for d in data]
 
 
 # --------------------------------------------------------------------------- retrieval
@@ -210,16 +210,16 @@ def retrieve_sources(
         with _timed(timings, "embed"):
             vector = deps.embedder.embed([question])[0]
         with _timed(timings, "search"):
-            hits = deps.index.search_with_similarity(
+            hits = deps.index.search(
                 creator.creator_id, vector, question, top_k=deps.settings.top_k
             )
         # tenancy guard: an index bug must never put another creator's text in an answer
-        hits = [(h, cos) for h, cos in hits if h.chunk.creator_id == creator.creator_id]
+        hits = [h for h in hits if h.chunk.creator_id == creator.creator_id]
         with _timed(timings, "context_cache"):
             _cache_set_json(deps.cache, key, _hits_to_json(hits), CONTEXT_TTL_S)
     # The floor is on semantic similarity: a hybrid score gets its keyword share from a single
     # rare shared word, so it cannot tell "related" from "shares a word".
-    return [h.chunk for h, cos in hits if cos >= deps.settings.similarity_floor]
+    return [h.chunk for h in hits if h.similarity >= deps.settings.similarity_floor]
 
 
 def _video_context(
