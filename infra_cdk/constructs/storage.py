@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -11,6 +13,22 @@ from infra_cdk.config import EnvConfig
 from infra_cdk.naming import pascal_case
 
 
+def private_bucket(scope: Construct, id: str, *, config: EnvConfig, **specifics: Any) -> s3.Bucket:
+    """A bucket with what none of ours may lack: no public access, encrypted, TLS only, the
+    environment's removal policy (emptied on delete where that is DESTROY) and, unless
+    ``specifics`` says otherwise, ACLs off. ``specifics``: lifecycle, logging, versioning."""
+    settings: dict[str, Any] = {
+        "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        **specifics,
+        "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+        "encryption": s3.BucketEncryption.S3_MANAGED,
+        "enforce_ssl": True,
+        "removal_policy": config.removal_policy,
+        "auto_delete_objects": config.removal_policy == RemovalPolicy.DESTROY,
+    }
+    return s3.Bucket(scope, id, **settings)
+
+
 class StorageConstruct(Construct):
     """The declared buckets by logical name, plus one bucket for their server access logs."""
 
@@ -18,19 +36,13 @@ class StorageConstruct(Construct):
         self, scope: Construct, id: str, *, declaration: Declaration, config: EnvConfig
     ) -> None:
         super().__init__(scope, id)
-        destroy = config.removal_policy == RemovalPolicy.DESTROY
-        self.access_logs = s3.Bucket(
+        self.access_logs = private_bucket(
             self,
             "AccessLogsBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            config=config,
             lifecycle_rules=[
                 s3.LifecycleRule(expiration=Duration.days(config.access_log_expiration_days))
             ],
-            removal_policy=config.removal_policy,
-            auto_delete_objects=destroy,
         )
         self.buckets: dict[str, s3.Bucket] = {
             bucket.name: self._build_bucket(bucket, config) for bucket in declaration.buckets
@@ -58,17 +70,12 @@ class StorageConstruct(Construct):
             rules.append(
                 s3.LifecycleRule(expiration=Duration.days(config.raw_upload_expiration_days))
             )
-        return s3.Bucket(
+        return private_bucket(
             self,
             f"{pascal_case(bucket.name)}Bucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            config=config,
             versioned=config.is_prod,
             lifecycle_rules=rules,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"{bucket.name}/",
-            removal_policy=config.removal_policy,
-            auto_delete_objects=config.removal_policy == RemovalPolicy.DESTROY,
         )

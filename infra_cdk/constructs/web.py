@@ -11,7 +11,7 @@ is given, the Cognito hosted UI link. The local dev sign-in does not exist here.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_iam as iam
@@ -22,6 +22,7 @@ from constructs import Construct
 from creator_chat.local.static import WEB_ROOT, content_security_policy
 
 from infra_cdk.config import EnvConfig
+from infra_cdk.constructs.storage import private_bucket
 from infra_cdk.nag import acknowledge
 
 INDEX = "index.html"
@@ -53,32 +54,22 @@ class WebConstruct(Construct):
     def __init__(self, scope: Construct, id: str, *, config: EnvConfig, api_url: str) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        destroy = config.removal_policy == RemovalPolicy.DESTROY
         # CloudFront standard logs are written with ACLs: this bucket alone allows them.
-        self.logs_bucket = s3.Bucket(
+        self.logs_bucket = private_bucket(
             self,
             "LogsBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
+            config=config,
             object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
             lifecycle_rules=[
                 s3.LifecycleRule(expiration=Duration.days(config.access_log_expiration_days))
             ],
-            removal_policy=config.removal_policy,
-            auto_delete_objects=destroy,
         )
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "SiteBucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            config=config,
             server_access_logs_bucket=self.logs_bucket,
             server_access_logs_prefix="site-bucket/",
-            removal_policy=config.removal_policy,
-            auto_delete_objects=destroy,
         )
 
         # the page calls the API on its own origin (execute-api): allow exactly that URL
