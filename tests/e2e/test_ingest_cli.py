@@ -28,6 +28,12 @@ def creator(api: httpx.Client, token: TokenFactory) -> str:
     return str(r.json()["creator_id"])
 
 
+def ingest(runtime: LocalRuntime, token: TokenFactory, creator: str, *paths: str) -> int:
+    """``creator-chat ingest`` as an admin against the local runtime; its exit code."""
+    args = ["ingest", "--url", runtime.url, "--token", token("adm", "admin"), "--creator", creator]
+    return main([*args, *paths])
+
+
 def test_ingests_a_folder_and_summarises(
     tmp_path: Path,
     runtime: LocalRuntime,
@@ -40,19 +46,7 @@ def test_ingests_a_folder_and_summarises(
     (tmp_path / "care.md").write_text(
         "# Care\n\nRinse the kayak with fresh water after salt water.\n"
     )
-    code = main(
-        [
-            "ingest",
-            "--url",
-            runtime.url,
-            "--token",
-            token("adm", "admin"),
-            "--creator",
-            creator,
-            str(tmp_path / "videos"),
-            str(tmp_path / "care.md"),
-        ]
-    )
+    code = ingest(runtime, token, creator, str(tmp_path / "videos"), str(tmp_path / "care.md"))
     out = capsys.readouterr().out
     assert code == 0, out
     assert "2/2 documents" in out
@@ -68,19 +62,7 @@ def test_a_failed_file_makes_the_exit_non_zero_and_is_named(
     good, bad = tmp_path / "ok.txt", tmp_path / "broken.pdf"
     good.write_text("Spray skirts keep water out of the cockpit.")
     bad.write_bytes(b"%PDF-1.4 this is not really a pdf")
-    code = main(
-        [
-            "ingest",
-            "--url",
-            runtime.url,
-            "--token",
-            token("adm", "admin"),
-            "--creator",
-            creator,
-            str(good),
-            str(bad),
-        ]
-    )
+    code = ingest(runtime, token, creator, str(good), str(bad))
     out = capsys.readouterr().out
     assert code == 1
     assert "FAILED" in out and "broken.pdf" in out and "PDF" in out
