@@ -17,6 +17,10 @@ class S3BlobStore:
     def put(self, key: str, data: bytes, *, content_type: str = "application/octet-stream") -> None:
         self._client.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
 
+    def ping(self) -> bool:
+        self._client.head_bucket(Bucket=self._bucket)
+        return True
+
     def get(self, key: str) -> bytes:
         try:
             out = self._client.get_object(Bucket=self._bucket, Key=key)

@@ -31,12 +31,7 @@ def deep_health(c: Container) -> list[Probe]:
     return [
         _probe("dynamodb", lambda: c.creators.get_creator("__health__")),
         _probe("sqs", lambda: c.llm_queue.url and c.ingest_queue.url),
-        _probe(
-            "s3",
-            lambda: c.aws.client("s3").head_bucket(
-                Bucket=c.settings.physical_name("bucket", "raw-uploads")
-            ),
-        ),
+        _probe("s3", c.blobs.ping),
         _probe("cache", c.cache.ping),
         _probe("vector_index", lambda: c.index.count("__health__")),
     ]
