@@ -104,7 +104,7 @@ def rss_mb() -> float:
 
 
 def child(threads: int, n_chunks: int, n_queries: int) -> dict[str, float]:
-    from creator_chat.adapters.local_embedder import LocalEmbedder
+    from creator_chat.adapters.embedded.local_embedder import LocalEmbedder
 
     embedder = LocalEmbedder(threads=threads)
     embedder.embed(["warm up"])
@@ -168,7 +168,7 @@ def main() -> int:
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
 
-    from creator_chat.adapters.local_embedder import MODEL_ID
+    from creator_chat.adapters.embedded.local_embedder import MODEL_ID
 
     print(f"model: {MODEL_ID}  chunks: {args.chunks} x 256 tokens  queries: {args.queries}")
     header = (

@@ -60,9 +60,13 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import creator_chat.local  # noqa: F401  (quiet Powertools before it is imported)
 from _table import pct
-from creator_chat.adapters import local_index
-from creator_chat.adapters.local_embedder import LocalEmbedder
-from creator_chat.adapters.local_index import DEFAULT_DENSE_WEIGHT, LocalVectorIndex, hybrid_scores
+from creator_chat.adapters.embedded import local_index
+from creator_chat.adapters.embedded.local_embedder import LocalEmbedder
+from creator_chat.adapters.embedded.local_index import (
+    DEFAULT_DENSE_WEIGHT,
+    LocalVectorIndex,
+    hybrid_scores,
+)
 from creator_chat.auth import issue_dev_token
 from creator_chat.container import container_from_env
 from creator_chat.content import chunk_document, parse

@@ -27,10 +27,13 @@ from importlib import resources
 from typing import Any
 
 from creator_chat.adapters.caching_embedder import CachingEmbedder
-from creator_chat.adapters.local_embedder import LocalEmbedder
-from creator_chat.adapters.local_generator import NOT_FOUND_ANSWER, LocalExtractiveGenerator
-from creator_chat.adapters.local_index import LocalVectorIndex
-from creator_chat.adapters.memory_cache import MemoryCache
+from creator_chat.adapters.embedded.local_embedder import LocalEmbedder
+from creator_chat.adapters.embedded.local_generator import (
+    NOT_FOUND_ANSWER,
+    LocalExtractiveGenerator,
+)
+from creator_chat.adapters.embedded.local_index import LocalVectorIndex
+from creator_chat.adapters.embedded.memory_cache import MemoryCache
 from creator_chat.content import chunk_document, parse
 from creator_chat.domain.models import Chunk, Creator, DocumentKind, Generation
 from creator_chat.ports import Embedder

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import creator_chat.local  # noqa: F401  (quiet Powertools before it is imported)
 import httpx
-from creator_chat.adapters.local_embedder import LocalEmbedder
+from creator_chat.adapters.embedded.local_embedder import LocalEmbedder
 from creator_chat.auth import issue_dev_token
 from creator_chat.content import chunk_document, parse
 from creator_chat.domain.models import DocumentKind, Role, Tier

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from creator_chat.adapters.local_index import LocalVectorIndex
+from creator_chat.adapters.embedded.local_index import LocalVectorIndex
 from creator_chat.domain.models import Chunk
 
 DIM = 384

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from creator_chat.adapters.local_index import tokenize
+from creator_chat.adapters.embedded.local_index import tokenize
 from creator_chat.clock import FixedClock
 from creator_chat.container import Container
 from creator_chat.domain.models import Chunk, Creator, Generation, Identity, Role, Tier

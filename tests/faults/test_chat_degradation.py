@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from creator_chat.adapters.local_index import LocalVectorIndex
+from creator_chat.adapters.embedded.local_index import LocalVectorIndex
 from creator_chat.breaker import BreakerState, CircuitBreaker
 from creator_chat.clock import FixedClock
 from creator_chat.container import Container

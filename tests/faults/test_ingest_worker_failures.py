@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from creator_chat.adapters.local_index import LocalVectorIndex
+from creator_chat.adapters.embedded.local_index import LocalVectorIndex
 from creator_chat.container import Container
 from creator_chat.domain.models import Chunk, Creator, Document, DocumentKind, DocumentStatus
 from creator_chat.errors import DependencyUnavailable

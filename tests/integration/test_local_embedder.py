@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from creator_chat.adapters.local_embedder import (
+from creator_chat.adapters.embedded.local_embedder import (
     DIMENSION,
     MODEL_ID,
     EmbeddingModelMissing,

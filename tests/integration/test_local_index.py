@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from creator_chat.adapters.local_index import LocalVectorIndex, tokenize
+from creator_chat.adapters.embedded.local_index import LocalVectorIndex, tokenize
 from creator_chat.domain.models import Chunk
 from creator_chat.errors import InvalidInput
 from creator_chat.ports import VectorIndex

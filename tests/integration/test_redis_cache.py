@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from creator_chat.adapters.redis_cache import (
+from creator_chat.adapters.aws.redis_cache import (
     EVENT_BYPASS,
     EVENT_ERROR,
     EVENT_HIT,

@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from creator_chat.adapters.bedrock_embedder import TITAN_V2_MODEL_ID, BedrockEmbedder
+from creator_chat.adapters.aws.bedrock_embedder import TITAN_V2_MODEL_ID, BedrockEmbedder
 from creator_chat.errors import DependencyUnavailable
 from creator_chat.ports import Embedder
 

@@ -7,7 +7,7 @@ import boto3
 import pytest
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from botocore.stub import Stubber
-from creator_chat.adapters.bedrock_generator import (
+from creator_chat.adapters.aws.bedrock_generator import (
     BedrockConverseGenerator,
     build_bedrock_runtime_client,
     build_messages,

@@ -6,7 +6,7 @@ import zlib
 from collections.abc import Sequence
 
 import pytest
-from creator_chat.adapters.local_generator import (
+from creator_chat.adapters.embedded.local_generator import (
     MAX_QUOTED,
     MODEL_ID,
     NOT_FOUND_ANSWER,

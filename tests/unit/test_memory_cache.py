@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from creator_chat.adapters.memory_cache import MemoryCache
+from creator_chat.adapters.embedded.memory_cache import MemoryCache
 from creator_chat.clock import FixedClock
 from creator_chat.ports import Cache
 

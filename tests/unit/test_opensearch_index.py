@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import pytest
 from botocore.credentials import Credentials
-from creator_chat.adapters import local_index
-from creator_chat.adapters.opensearch_index import (
+from creator_chat.adapters.aws.opensearch_index import (
     DEFAULT_DENSE_WEIGHT,
     OpenSearchVectorIndex,
     build_opensearch_client,
     hybrid_score,
     index_body,
 )
+from creator_chat.adapters.embedded import local_index
 from creator_chat.domain.models import Chunk
 from creator_chat.errors import DependencyUnavailable, InvalidInput
 from creator_chat.ports import VectorIndex

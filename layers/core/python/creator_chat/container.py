@@ -6,29 +6,36 @@ never pays for the embedding model and the chat function never for the PDF parse
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from contextlib import AbstractContextManager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from creator_chat.adapters.aws import AwsClients
-from creator_chat.adapters.dynamodb import (
-    DynamoAuditLog,
-    DynamoCreatorStore,
-    DynamoDocumentStore,
-    DynamoRateLimiter,
-    DynamoSessionStore,
-    DynamoThreadStore,
-    DynamoTrendingStore,
-    DynamoUsageStore,
-)
-from creator_chat.adapters.s3 import S3BlobStore
-from creator_chat.adapters.sqs import SqsJobQueue
+from creator_chat.adapters.aws.clients import AwsClients
 from creator_chat.clock import SystemClock
 from creator_chat.observability import count
-from creator_chat.ports import Cache, Clock, Embedder, Generator, VectorIndex
+from creator_chat.ports import (
+    AuditLog,
+    BlobStore,
+    Cache,
+    Clock,
+    CreatorStore,
+    DocumentStore,
+    Embedder,
+    Generator,
+    JobQueue,
+    RateLimiter,
+    SessionStore,
+    ThreadStore,
+    TrendingStore,
+    UsageStore,
+    VectorIndex,
+)
 from creator_chat.settings import Settings
 
 if TYPE_CHECKING:
+    from creator_chat.adapters.embedded.database import Database
     from creator_chat.breaker import CircuitBreaker
     from creator_chat.resources import Function
 
@@ -48,6 +55,10 @@ class Container:
         (before any request when provisioned concurrency is on) instead of inside the first
         request. It only builds clients from the bundled service models: no network call.
         """
+        if self.embedded:
+            if function.tables or function.queues_send:
+                self.database  # noqa: B018  (cached_property: opening it is the point)
+            return
         if function.tables:
             self._dynamodb  # noqa: B018  (cached_property: building it is the point)
         if function.queues_send:
@@ -59,6 +70,28 @@ class Container:
     def aws_session(self) -> Any:
         return self.aws.session
 
+    @property
+    def embedded(self) -> bool:
+        """Tables, queues and uploads live in the embedded database (not DynamoDB/SQS/S3)."""
+        return self.settings.storage_family == "embedded"
+
+    # -- the embedded family: one SQLite database in the data dir
+    @cached_property
+    def database(self) -> Database:
+        from creator_chat.adapters.embedded.database import DATABASE_FILE, Database
+
+        if self.settings.data_dir is None:
+            raise RuntimeError("the embedded database needs CREATOR_CHAT_DATA_DIR")
+        return Database(
+            self.settings.data_dir / DATABASE_FILE, synchronous=self.settings.sqlite_synchronous
+        )
+
+    def unit_of_work(self) -> AbstractContextManager[object]:
+        """Writes that commit together in the embedded database; a plain block on AWS."""
+        if self.embedded:
+            return self.database.transaction()
+        return contextlib.nullcontext()
+
     # -- DynamoDB, S3, SQS: the same adapters everywhere, only the endpoint differs
     def _table(self, logical: str) -> str:
         return self.settings.physical_name("table", logical)
@@ -68,62 +101,147 @@ class Container:
         return self.aws.resource("dynamodb")
 
     @cached_property
-    def creators(self) -> DynamoCreatorStore:
+    def creators(self) -> CreatorStore:
+        if self.embedded:
+            from creator_chat.adapters.embedded.creators import EmbeddedCreatorStore
+
+            return EmbeddedCreatorStore(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoCreatorStore
+
         return DynamoCreatorStore(self._dynamodb, self._table("creators"), self.clock)
 
     @cached_property
-    def threads(self) -> DynamoThreadStore:
+    def threads(self) -> ThreadStore:
+        idle = self.settings.thread_idle_ttl_s
+        if self.embedded:
+            from creator_chat.adapters.embedded.threads import EmbeddedThreadStore
+
+            return EmbeddedThreadStore(self.database, self.clock, idle_ttl_s=idle)
+        from creator_chat.adapters.aws.dynamodb import DynamoThreadStore
+
         return DynamoThreadStore(
-            self._dynamodb,
-            self._table("conversations"),
-            self.clock,
-            idle_ttl_s=self.settings.thread_idle_ttl_s,
+            self._dynamodb, self._table("conversations"), self.clock, idle_ttl_s=idle
         )
 
     @cached_property
-    def sessions(self) -> DynamoSessionStore:
+    def sessions(self) -> SessionStore:
+        if self.embedded:
+            from creator_chat.adapters.embedded.sessions import EmbeddedSessionStore
+
+            return EmbeddedSessionStore(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoSessionStore
+
         return DynamoSessionStore(self._dynamodb, self._table("sessions"), self.clock)
 
     @cached_property
-    def rate_limiter(self) -> DynamoRateLimiter:
+    def rate_limiter(self) -> RateLimiter:
+        if self.embedded:
+            from creator_chat.adapters.embedded.rate_limits import EmbeddedRateLimiter
+
+            return EmbeddedRateLimiter(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoRateLimiter
+
         return DynamoRateLimiter(self._dynamodb, self._table("rate_limits"), self.clock)
 
     @cached_property
-    def documents(self) -> DynamoDocumentStore:
+    def documents(self) -> DocumentStore:
+        if self.embedded:
+            from creator_chat.adapters.embedded.documents import EmbeddedDocumentStore
+
+            return EmbeddedDocumentStore(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoDocumentStore
+
         return DynamoDocumentStore(self._dynamodb, self._table("documents"), self.clock)
 
     @cached_property
-    def users(self) -> DynamoUsageStore:
+    def users(self) -> UsageStore:
+        if self.embedded:
+            from creator_chat.adapters.embedded.users import EmbeddedUsageStore
+
+            return EmbeddedUsageStore(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoUsageStore
+
         return DynamoUsageStore(self._dynamodb, self._table("users"), self.clock)
 
     @cached_property
-    def audit(self) -> DynamoAuditLog:
+    def audit(self) -> AuditLog:
+        if self.embedded:
+            from creator_chat.adapters.embedded.audit import EmbeddedAuditLog
+
+            return EmbeddedAuditLog(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoAuditLog
+
         return DynamoAuditLog(self._dynamodb, self._table("audit"), self.clock)
 
     @cached_property
-    def trending(self) -> DynamoTrendingStore:
+    def trending(self) -> TrendingStore:
+        min_askers = self.settings.trending_min_askers
+        if self.embedded:
+            from creator_chat.adapters.embedded.trending import EmbeddedTrendingStore
+
+            return EmbeddedTrendingStore(self.database, self.clock, min_askers=min_askers)
+        from creator_chat.adapters.aws.dynamodb import DynamoTrendingStore
+
         return DynamoTrendingStore(
-            self._dynamodb,
-            self._table("trending"),
-            self.clock,
-            min_askers=self.settings.trending_min_askers,
+            self._dynamodb, self._table("trending"), self.clock, min_askers=min_askers
         )
 
     @cached_property
-    def blobs(self) -> S3BlobStore:
+    def blobs(self) -> BlobStore:
+        if self.embedded:
+            from creator_chat.adapters.embedded.blobs import FileBlobStore
+
+            assert self.settings.data_dir is not None
+            return FileBlobStore(
+                self.settings.data_dir / "uploads",
+                signing_key=self.upload_signing_key,
+                public_url=self.settings.public_url,
+                clock=self.clock,
+            )
+        from creator_chat.adapters.aws.s3 import S3BlobStore
+
         return S3BlobStore(
             self.aws.client("s3"), self.settings.physical_name("bucket", "raw-uploads")
         )
 
     @cached_property
-    def ingest_queue(self) -> SqsJobQueue:
-        return SqsJobQueue(
-            self.aws.client("sqs"), self.settings.physical_name("queue", "ingest-jobs")
-        )
+    def upload_signing_key(self) -> bytes:
+        """The key that signs local upload URLs, kept in the database (URLs survive a restart)."""
+        from creator_chat.adapters.embedded.blobs import signing_key
+
+        return signing_key(self.database)
+
+    def job_queue(self, logical: str) -> JobQueue:
+        name = self.settings.physical_name("queue", logical)
+        if self.embedded:
+            from creator_chat.adapters.embedded.queue import EmbeddedJobQueue
+
+            return EmbeddedJobQueue(self.database, name, clock=self.clock)
+        from creator_chat.adapters.aws.sqs import SqsJobQueue
+
+        return SqsJobQueue(self.aws.client("sqs"), name)
 
     @cached_property
-    def llm_queue(self) -> SqsJobQueue:
-        return SqsJobQueue(self.aws.client("sqs"), self.settings.physical_name("queue", "llm-jobs"))
+    def ingest_queue(self) -> JobQueue:
+        return self.job_queue("ingest-jobs")
+
+    @cached_property
+    def llm_queue(self) -> JobQueue:
+        return self.job_queue("llm-jobs")
+
+    @cached_property
+    def idempotency_persistence(self) -> Any:
+        """Where the workers' Powertools idempotency records live."""
+        if self.embedded:
+            from creator_chat.adapters.embedded.idempotency import SqlitePersistenceLayer
+
+            return SqlitePersistenceLayer(self.database)
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        return DynamoDBPersistenceLayer(
+            table_name=self.settings.physical_name("table", "idempotency"),
+            boto3_session=self.aws_session,
+        )
 
     # -- caches
     @cached_property
@@ -137,7 +255,7 @@ class Container:
         if "cache" in self.overrides:
             return self.overrides["cache"]  # type: ignore[no-any-return]
         if self.settings.redis_url:
-            from creator_chat.adapters.redis_cache import RedisCache
+            from creator_chat.adapters.aws.redis_cache import RedisCache
 
             return RedisCache(
                 self.settings.redis_url,
@@ -145,7 +263,7 @@ class Container:
                 breaker=self.cache_breaker,
                 on_event=_cache_metric,
             )
-        from creator_chat.adapters.memory_cache import MemoryCache
+        from creator_chat.adapters.embedded.memory_cache import MemoryCache
 
         return MemoryCache(clock=self.clock)
 
@@ -158,13 +276,13 @@ class Container:
         if "embedder" in self.overrides:
             inner = self.overrides["embedder"]
         elif self.settings.embedder == "bedrock":
-            from creator_chat.adapters.bedrock_embedder import BedrockEmbedder
+            from creator_chat.adapters.aws.bedrock_embedder import BedrockEmbedder
 
             inner = BedrockEmbedder(
                 self._bedrock_runtime, model_id=self.settings.embedding_model_id
             )
         else:
-            from creator_chat.adapters.local_embedder import LocalEmbedder
+            from creator_chat.adapters.embedded.local_embedder import LocalEmbedder
 
             inner = LocalEmbedder()
         return CachingEmbedder(inner, self.cache, ttl_s=24 * 3600)
@@ -174,7 +292,7 @@ class Container:
         if "index" in self.overrides:
             return self.overrides["index"]  # type: ignore[no-any-return]
         if self.settings.vector_index == "opensearch":
-            from creator_chat.adapters.opensearch_index import (
+            from creator_chat.adapters.aws.opensearch_index import (
                 OpenSearchVectorIndex,
                 build_opensearch_client,
             )
@@ -187,22 +305,25 @@ class Container:
             return OpenSearchVectorIndex(
                 client, self.settings.opensearch_index, self.embedder.dimension
             )
-        from creator_chat.adapters.local_index import LocalVectorIndex
+        if self.embedded:
+            from creator_chat.adapters.embedded.vector_index import EmbeddedVectorIndex
 
-        data_dir = self.settings.data_dir / "index" if self.settings.data_dir else None
-        return LocalVectorIndex(data_dir)
+            return EmbeddedVectorIndex(self.database)
+        from creator_chat.adapters.embedded.local_index import LocalVectorIndex
+
+        return LocalVectorIndex()  # in memory: the AWS family with no OpenSearch (tests)
 
     @cached_property
     def generator(self) -> Generator:
         if "generator" in self.overrides:
             return self.overrides["generator"]  # type: ignore[no-any-return]
         if self.settings.generator == "bedrock":
-            from creator_chat.adapters.bedrock_generator import BedrockConverseGenerator
+            from creator_chat.adapters.aws.bedrock_generator import BedrockConverseGenerator
 
             return BedrockConverseGenerator(
                 self._bedrock_runtime, self.settings.generation_model_id
             )
-        from creator_chat.adapters.local_generator import LocalExtractiveGenerator
+        from creator_chat.adapters.embedded.local_generator import LocalExtractiveGenerator
 
         # Sentence scoring by meaning uses the local model (cached per sentence); with Bedrock
         # embeddings that would be a paid call per sentence, so it stays lexical there.
@@ -219,11 +340,16 @@ class Container:
 
     @cached_property
     def _bedrock_runtime(self) -> Any:
-        from creator_chat.adapters.bedrock_generator import build_bedrock_runtime_client
+        from creator_chat.adapters.aws.bedrock_generator import build_bedrock_runtime_client
 
         return build_bedrock_runtime_client(
             self.settings.aws_region, endpoint_url=None, timeout_s=self.settings.llm_timeout_s
         )
+
+    def close(self) -> None:
+        """Close what holds files open (the embedded database's connections)."""
+        if "database" in self.__dict__:
+            self.database.close()
 
 
 def _cache_metric(event: str) -> None:
@@ -245,4 +371,6 @@ def container_from_env() -> Container:
 def reset_container() -> None:
     """Forget the process's container (the local runtime calls this after changing env)."""
     with _containers_lock:
+        for container in _containers.values():
+            container.close()
         _containers.clear()

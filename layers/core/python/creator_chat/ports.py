@@ -8,6 +8,7 @@ in-process cache). Use cases depend on these, never on boto3.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from creator_chat.domain.models import (
@@ -75,7 +76,10 @@ class ThreadStore(Protocol):
 
     def set_last_video(self, thread_id: str, video_id: str) -> None: ...
     def put_feedback(self, feedback: Feedback) -> None: ...
-    def delete_user_data(self, user_id: str) -> int: ...
+    def list_feedback(self, user_id: str) -> list[Feedback]: ...
+    def delete_user_data(self, user_id: str) -> int:
+        """Every thread, message and feedback of this user, expired or not (erasure)."""
+        ...
 
 
 class SessionStore(Protocol):
@@ -85,12 +89,16 @@ class SessionStore(Protocol):
     def get_session(self, session_id: str) -> Session | None: ...
     def revoke_session(self, session_id: str, user_id: str) -> bool: ...
     def list_sessions(self, user_id: str) -> list[Session]: ...
+    def delete_user_sessions(self, user_id: str) -> int: ...
 
 
 class RateLimiter(Protocol):
     """Fixed-window counters: atomically admit one request or refuse it."""
 
     def hit(self, key: str, *, limit: int, window_s: int) -> QuotaDecision: ...
+    def delete_user_counters(self, user_id: str) -> int:
+        """Every counter of the user's chat quota (keys ``chat:<user_id>``)."""
+        ...
 
 
 class DocumentStore(Protocol):
@@ -124,8 +132,12 @@ class UsageStore(Protocol):
         self, user_id: str, month: str, *, requests: int, input_tokens: int, output_tokens: int
     ) -> None: ...
     def get_usage(self, user_id: str, month: str) -> Usage: ...
+    def list_usage(self, user_id: str) -> list[Usage]: ...
     def put_profile(self, profile: FanProfile) -> None: ...
     def get_profile(self, user_id: str) -> FanProfile | None: ...
+    def delete_user(self, user_id: str) -> int:
+        """The user's profile and usage; returns how many records went."""
+        ...
 
 
 class TrendingStore(Protocol):
@@ -137,7 +149,11 @@ class TrendingStore(Protocol):
 
 
 class AuditLog(Protocol):
+    """Who did what to which resource (refusals included), kept ~13 months."""
+
     def record(self, entry: AuditEntry) -> None: ...
+    def entries_for(self, actor_id: str) -> list[AuditEntry]: ...
+    def delete_actor(self, actor_id: str) -> int: ...
 
 
 class BlobStore(Protocol):
@@ -158,6 +174,15 @@ class JobQueue(Protocol):
     """A work queue (SQS) feeding a worker handler."""
 
     def send(self, body: Mapping[str, Any], *, dedup_id: str | None = None) -> str: ...
+
+
+class UnitOfWork(Protocol):
+    """Writes that must land together: ``with uow():`` commits them as one transaction where
+    the stores share a database (the embedded family), and is a plain block where they cannot
+    (DynamoDB and OpenSearch: each write is atomic on its own, and the use case orders them so
+    that a crash in between is repaired by a retry)."""
+
+    def __call__(self) -> AbstractContextManager[object]: ...
 
 
 class Embedder(Protocol):

@@ -76,6 +76,16 @@ class Settings(BaseSettings):
 
     # Local runtime
     data_dir: Path | None = None
+    # Which adapter family holds tables, queues and uploads: "embedded" (one SQLite database
+    # in the data dir) or "aws" (DynamoDB, SQS, S3 — in AWS, or on LocalStack/moto through
+    # AWS_ENDPOINT_URL). Unset: "aws" in a deployed environment or when AWS_ENDPOINT_URL is
+    # set, "embedded" otherwise.
+    storage: Literal["embedded", "aws"] | None = None
+    # SQLite's durability: NORMAL survives a crash of the process (kill -9); FULL also an OS
+    # crash or power loss, at ~5x the cost per commit.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    # Where the local gateway is reached (upload URLs point there); the runtime sets it.
+    public_url: str = "http://127.0.0.1:8080"
 
     @field_validator("resource_names", mode="before")
     @classmethod
@@ -83,6 +93,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @property
+    def storage_family(self) -> Literal["embedded", "aws"]:
+        if self.storage is not None:
+            return self.storage
+        if self.env in ("dev", "staging", "prod") or self.aws_endpoint_url:
+            return "aws"
+        return "embedded"
 
     def physical_name(self, kind: Literal["table", "queue", "bucket"], logical: str) -> str:
         """The deployed name of a declared resource."""

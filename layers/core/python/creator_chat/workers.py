@@ -2,7 +2,8 @@
 
 Batch processing reports partial failures, so one bad record never makes Lambda retry the
 records that succeeded. Idempotency is keyed on the business id (job id, message id) and
-its DynamoDB persistence is built on first use, not at import.
+its persistence (DynamoDB in AWS, the embedded database locally) is built on first use,
+not at import.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
@@ -54,11 +54,7 @@ class SqsWorker:
 
     def _idempotent_handle(self) -> Callable[..., Any]:
         if self._idempotent is None:
-            settings = self._container.settings
-            persistence = DynamoDBPersistenceLayer(
-                table_name=settings.physical_name("table", "idempotency"),
-                boto3_session=self._container.aws_session,
-            )
+            persistence = self._container.idempotency_persistence
             config = IdempotencyConfig(
                 event_key_jmespath=self._key,
                 expires_after_seconds=24 * 3600,

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from creator_chat.adapters.aws import AwsClients
+from creator_chat.adapters.aws.clients import AwsClients
 from creator_chat.container import Container
 from creator_chat.domain.models import DocumentStatus, MessageStatus
 from creator_chat.observability import logger

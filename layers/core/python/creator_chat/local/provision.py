@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from creator_chat.adapters.aws import AwsClients
+from creator_chat.adapters.aws.clients import AwsClients
 from creator_chat.resources import DECLARATION, Declaration, Table
 from creator_chat.settings import Settings
 

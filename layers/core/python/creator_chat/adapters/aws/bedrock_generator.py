@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from creator_chat.adapters.bedrock_errors import NETWORK_ERRORS, TRANSIENT_ERROR_CODES
+from creator_chat.adapters.aws.bedrock_errors import NETWORK_ERRORS, TRANSIENT_ERROR_CODES
 from creator_chat.domain.models import Chunk, Generation
 from creator_chat.errors import DependencyUnavailable, DomainError
 from creator_chat.prompting import NOT_FOUND_ANSWER, build_user_turn

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from creator_chat.adapters.bedrock_errors import NETWORK_ERRORS, TRANSIENT_ERROR_CODES
+from creator_chat.adapters.aws.bedrock_errors import NETWORK_ERRORS, TRANSIENT_ERROR_CODES
 from creator_chat.errors import DependencyUnavailable
 
 if TYPE_CHECKING:

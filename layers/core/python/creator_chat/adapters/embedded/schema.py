@@ -1,0 +1,192 @@
+"""The embedded database's schema, as forward migrations (``PRAGMA user_version`` = applied).
+
+Append a migration to change the schema; never edit one that has shipped. Columns hold what a
+query filters or sorts on; the rest of a record is JSON in ``data`` (the domain dataclass's
+fields), so a new optional field needs no migration. ``expires_at`` (epoch seconds, NULL =
+never) is checked on every read — expired is absent — and purged periodically.
+"""
+
+from __future__ import annotations
+
+V1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- creators: id and slug are both unique (a slug is in fans' URLs and never changes)
+CREATE TABLE creators (
+    creator_id TEXT PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    active INTEGER NOT NULL DEFAULT 1,
+    content_version INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL
+);
+
+-- threads and their messages and feedback (7-day idle TTL, refreshed on activity)
+CREATE TABLE threads (
+    thread_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    creator_id TEXT NOT NULL,
+    last_activity_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL
+);
+CREATE INDEX threads_by_user ON threads (user_id, last_activity_at DESC);
+
+CREATE TABLE messages (
+    thread_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    expires_at INTEGER,
+    data TEXT NOT NULL,
+    PRIMARY KEY (thread_id, message_id)
+);
+CREATE UNIQUE INDEX messages_by_id ON messages (message_id);
+CREATE INDEX messages_pending ON messages (status) WHERE status = 'pending';
+
+CREATE TABLE feedback (
+    thread_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    expires_at INTEGER,
+    data TEXT NOT NULL,
+    PRIMARY KEY (thread_id, message_id, user_id)
+);
+CREATE INDEX feedback_by_user ON feedback (user_id);
+
+-- sessions (24 h TTL)
+CREATE TABLE sessions (
+    session_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER,
+    data TEXT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+
+-- fixed-window counters: key = "<limiter key>#<window start>", TTL at the window's end
+CREATE TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+
+-- documents and the content-hash claims that make a re-ingest a no-op
+CREATE TABLE documents (
+    creator_id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (creator_id, document_id)
+);
+
+CREATE TABLE content_hashes (
+    creator_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    PRIMARY KEY (creator_id, content_hash)
+);
+
+-- fan profiles and usage per month
+CREATE TABLE profiles (
+    user_id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+
+CREATE TABLE usage (
+    user_id TEXT NOT NULL,
+    month TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, month)
+);
+
+-- the audit log (~13 months)
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    actor_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    expires_at INTEGER,
+    data TEXT NOT NULL
+);
+CREATE INDEX audit_by_actor ON audit (actor_id, at);
+
+-- trending: a counter per (creator, week, question hash) and a marker per asker; the
+-- question's words only once enough different fans asked it
+CREATE TABLE trending_questions (
+    creator_id TEXT NOT NULL,
+    week TEXT NOT NULL,
+    qhash TEXT NOT NULL,
+    asked INTEGER NOT NULL DEFAULT 0,
+    askers INTEGER NOT NULL DEFAULT 0,
+    question TEXT,
+    expires_at INTEGER,
+    PRIMARY KEY (creator_id, week, qhash)
+);
+
+CREATE TABLE trending_askers (
+    creator_id TEXT NOT NULL,
+    week TEXT NOT NULL,
+    qhash TEXT NOT NULL,
+    asker TEXT NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (creator_id, week, qhash, asker)
+);
+
+-- Powertools idempotency records of the workers
+CREATE TABLE idempotency (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    expiration INTEGER,
+    in_progress_expiration INTEGER,
+    response_data TEXT,
+    payload_hash TEXT
+);
+
+-- job queues (ingest-jobs, llm-jobs and their -dlq): SQS's semantics in one table
+CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_received_at REAL,
+    receipt TEXT
+);
+CREATE INDEX jobs_ready ON jobs (queue, visible_at, seq);
+
+-- the vector index's source of truth: a chunk, its unit vector (float32) and its document
+CREATE TABLE chunks (
+    creator_id TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    dimension INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (creator_id, chunk_id)
+);
+CREATE INDEX chunks_by_document ON chunks (creator_id, document_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1,)
+
+# (table, column) pairs whose rows are deleted once the column's epoch second has passed
+EXPIRING_TABLES: tuple[tuple[str, str], ...] = (
+    ("threads", "expires_at"),
+    ("messages", "expires_at"),
+    ("feedback", "expires_at"),
+    ("sessions", "expires_at"),
+    ("rate_limits", "expires_at"),
+    ("audit", "expires_at"),
+    ("trending_questions", "expires_at"),
+    ("trending_askers", "expires_at"),
+    ("idempotency", "expiration"),
+)
