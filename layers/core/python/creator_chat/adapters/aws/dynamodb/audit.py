@@ -40,4 +40,9 @@ class DynamoAuditLog(_TableAdapter):
     def entries_for(self, actor_id: str) -> list[AuditEntry]:
         items = self._query_all(KeyConditionExpression=Key("pk").eq(f"ACTOR#{actor_id}"))
         fields = AuditEntry.__dataclass_fields__
-        return [AuditEntry(**{k: v for k, v in i.items() if k in fields}) for i in items]
+        # expired = absent, also in a GDPR export (DynamoDB's TTL deletes only eventually)
+        return [
+            AuditEntry(**{k: v for k, v in i.items() if k in fields})
+            for i in items
+            if self._live(i)
+        ]

@@ -58,17 +58,30 @@ class DynamoCreatorStore(_TableAdapter):
             raise
 
     def put_creator(self, creator: Creator) -> None:
-        """Update an existing creator; the slug is immutable (it is in fans' URLs)."""
-        item = {"kind": "creator", **asdict(creator)}
+        """Update an existing creator's profile; the slug is immutable (it is in fans' URLs)
+        and the content version is not written here: it only moves by
+        ``bump_content_version``'s atomic increment, so an edit made from an older read can
+        never roll it back (and serve answers cached for deleted content)."""
+        fields = {
+            k: v
+            for k, v in _to_ddb(asdict(creator)).items()
+            if k not in ("creator_id", "slug", "content_version")
+        }
+        names = {f"#f{i}": k for i, k in enumerate(fields)}
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values())}
+        values[":s"] = creator.slug
         try:
-            self._put(
-                item,
+            self._table.update_item(
+                Key={"creator_id": creator.creator_id},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
                 ConditionExpression="attribute_exists(creator_id) AND slug = :s",
-                ExpressionAttributeValues={":s": creator.slug},
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as err:
             if _is_conditional_failure(err):
                 raise NotFound("creator not found (or slug changed)") from err
+            _raise_for(err)
             raise
 
     def get_creator(self, creator_id: str) -> Creator | None:

@@ -32,10 +32,11 @@ _TTL_REFRESH_EVERY_S = 24 * 3600
 class DynamoThreadStore(_TableAdapter):
     """Table ``conversations``: ``THREAD#<id>``/``META`` plus ``MSG#<sortable id>`` items.
 
-    Threads expire after ``idle_ttl_s`` without activity. Messages carry the same
-    ``expires_at`` so DynamoDB removes them with their thread; an active thread pushes
-    its messages' expiry forward at most once a day (``_TTL_REFRESH_EVERY_S``), which
-    bounds that write cost while never letting a live thread lose history.
+    Threads expire after ``idle_ttl_s`` without activity. An active thread pushes its
+    messages' expiry forward at most once a day (``_TTL_REFRESH_EVERY_S``), which bounds
+    that write cost; so that a live thread never loses history in between, a message's
+    ``expires_at`` lies one such period beyond its thread's (DynamoDB removes it a day after
+    the thread; no read returns a message of an expired thread).
     """
 
     def __init__(self, resource: Any, table_name: str, clock: Clock, *, idle_ttl_s: int) -> None:
@@ -54,7 +55,12 @@ class DynamoThreadStore(_TableAdapter):
         pk = f"THREAD#{thread.thread_id}"
         msg_key = {"pk": pk, "sk": f"MSG#{first.message_id}"}
         self._put_once(
-            {**msg_key, "kind": "message", "expires_at": thread.expires_at, **_message_item(first)},
+            {
+                **msg_key,
+                "kind": "message",
+                "expires_at": thread.expires_at + _TTL_REFRESH_EVERY_S,
+                **_message_item(first),
+            },
             "sk",
             lambda stored: _same_message(stored, first),
         )
@@ -83,9 +89,10 @@ class DynamoThreadStore(_TableAdapter):
 
     def _put_once(
         self, item: dict[str, Any], key_attr: str, is_ours: Callable[[dict[str, Any]], bool]
-    ) -> None:
+    ) -> bool:
         """Put a new item; if it exists already and ``is_ours`` says it is this very write
-        (botocore retried a timed-out attempt that had landed), that is success."""
+        (botocore, or a client, retried an attempt that had landed), that is success too.
+        Returns whether this call wrote it."""
         try:
             self._put(item, ConditionExpression=f"attribute_not_exists({key_attr})")
         except ClientError as err:
@@ -94,6 +101,8 @@ class DynamoThreadStore(_TableAdapter):
             stored = self._get({"pk": item["pk"], "sk": item["sk"]})
             if not stored or not is_ours(stored):
                 raise Conflict(f"{item['kind']} already exists") from err
+            return False
+        return True
 
     def get_thread(self, thread_id: str) -> Thread | None:
         item = self._get({"pk": f"THREAD#{thread_id}", "sk": "META"})
@@ -128,7 +137,7 @@ class DynamoThreadStore(_TableAdapter):
             "pk": f"THREAD#{thread.thread_id}",
             "sk": f"MSG#{message.message_id}",
             "kind": "message",
-            "expires_at": expires,
+            "expires_at": expires + _TTL_REFRESH_EVERY_S,
             **_message_item(message),
         }
         # Two conditional writes, thread first: the thread must exist, be alive and belong
@@ -154,23 +163,29 @@ class DynamoThreadStore(_TableAdapter):
             _raise_for(err)
             raise
         try:
-            self._put_once(item, "sk", lambda stored: _same_message(stored, message))
+            written = self._put_once(item, "sk", lambda stored: _same_message(stored, message))
         except Exception:
             # the count went up for a message that was not stored: take it back (best
             # effort; a throttled correction leaves the count one high, nothing else)
-            with contextlib.suppress(Exception):
-                self._table.update_item(
-                    Key={"pk": f"THREAD#{thread.thread_id}", "sk": "META"},
-                    UpdateExpression="ADD message_count :minus",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":minus": -1},
-                )
+            self._uncount(thread.thread_id)
             raise
         thread.last_activity_at, thread.expires_at = now, expires
-        thread.message_count += 1
+        if written:
+            thread.message_count += 1
+        else:
+            self._uncount(thread.thread_id)  # a retry of a stored message: counted once
         # the message is stored; a failed TTL refresh is retried by the next append
         with contextlib.suppress(ClientError, DependencyUnavailable):
             self._maybe_refresh_message_ttls(thread.thread_id, now, expires)
+
+    def _uncount(self, thread_id: str) -> None:
+        with contextlib.suppress(Exception):
+            self._table.update_item(
+                Key={"pk": f"THREAD#{thread_id}", "sk": "META"},
+                UpdateExpression="ADD message_count :minus",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":minus": -1},
+            )
 
     def _maybe_refresh_message_ttls(self, thread_id: str, now: int, expires: int) -> None:
         key = {"pk": f"THREAD#{thread_id}", "sk": "META"}
@@ -193,7 +208,7 @@ class DynamoThreadStore(_TableAdapter):
                 self._table.update_item(
                     Key={"pk": item["pk"], "sk": item["sk"]},
                     UpdateExpression="SET expires_at = :exp",
-                    ExpressionAttributeValues={":exp": expires},
+                    ExpressionAttributeValues={":exp": expires + _TTL_REFRESH_EVERY_S},
                 )
 
     def update_message(self, message: Message) -> None:
@@ -234,7 +249,7 @@ class DynamoThreadStore(_TableAdapter):
         return out[:limit]
 
     def recent_messages(self, thread_id: str, n: int) -> list[Message]:
-        if n <= 0:
+        if n <= 0 or self.get_thread(thread_id) is None:
             return []
         page = self._table.query(
             KeyConditionExpression=Key("pk").eq(f"THREAD#{thread_id}")
@@ -270,6 +285,8 @@ class DynamoThreadStore(_TableAdapter):
     def list_feedback(self, user_id: str) -> list[Feedback]:
         out: list[Feedback] = []
         for thread in self._user_threads(user_id):
+            if not self._live(thread):
+                continue  # expired with its thread (DynamoDB's TTL deletes only eventually)
             for item in self._query_all(
                 KeyConditionExpression=Key("pk").eq(f"THREAD#{thread['thread_id']}")
                 & Key("sk").begins_with("FEEDBACK#"),
