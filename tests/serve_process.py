@@ -1,5 +1,7 @@
-"""`creator-chat serve` as a real process on a free port (moto's state lives in the process,
-so only a new process proves a restart). Stopped with Ctrl-C unless the test killed it."""
+"""`creator-chat serve` as a real process on a free port (only a new process proves a restart,
+and only a real process can be killed with SIGKILL). Stopped with Ctrl-C unless the test killed
+it; a server that does not stop within the grace period is killed, so no test leaves one
+behind."""
 
 from __future__ import annotations
 
@@ -49,6 +51,15 @@ def server(data_dir: Path, secret: str) -> Iterator[tuple[str, subprocess.Popen[
             time.sleep(0.2)
         yield url, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # Ctrl-C: the server saves its data and exits
-        proc.wait(timeout=60)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], *, grace_s: float = 30) -> int:
+    """Ctrl-C, then SIGKILL if it has not exited within ``grace_s``; returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait(timeout=30)

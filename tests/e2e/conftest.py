@@ -1,4 +1,5 @@
-"""End to end: HTTP through the local gateway, authorizer and real handlers, on the emulator."""
+"""End to end: HTTP through the local gateway, authorizer and real handlers, on the embedded
+default (one SQLite database in a temporary data dir) — what `creator-chat serve` runs."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ DEMO = "cr_bench-shot"
 
 
 @pytest.fixture(scope="session")
-def runtime(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
     rt = LocalRuntime(
         port=0,
         data_dir=tmp_path_factory.mktemp("runtime"),
@@ -26,6 +27,7 @@ def runtime(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         environ={
             "CREATOR_CHAT_RESOURCE_PREFIX": f"e2e{uuid.uuid4().hex[:6]}",
             "CREATOR_CHAT_ENV": "test",
+            "CREATOR_CHAT_STORAGE": "embedded",
         },
     ).start()
     yield rt

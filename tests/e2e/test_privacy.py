@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import httpx
-from creator_chat.resources import DECLARATION
-from creator_chat.settings import Settings
+from creator_chat.local.runtime import LocalRuntime
 
 from tests.e2e.conftest import DEMO, TokenFactory, bearer
 
 
-def _items_mentioning(text: str) -> dict[str, int]:
-    ddb = boto3.client("dynamodb")
-    settings = Settings()
+def _rows_mentioning(runtime: LocalRuntime, text: str) -> dict[str, int]:
+    """Rows of every table of the embedded database whose values contain ``text``."""
+    db = runtime.container.database
     found = {}
-    for table in DECLARATION.tables:
-        n = 0
-        for page in ddb.get_paginator("scan").paginate(
-            TableName=settings.physical_name("table", table.name)
-        ):
-            n += sum(1 for item in page["Items"] if text in str(item))
+    tables = [r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for table in tables:
+        rows = db.query(f'SELECT * FROM "{table}"')
+        n = sum(1 for row in rows if any(text in str(v) for v in tuple(row)))
         if n:
-            found[table.name] = n
+            found[table] = n
     return found
 
 
 def test_export_then_erase_leaves_nothing_of_the_user_and_everything_of_others(
-    api: httpx.Client, token: TokenFactory, demo_ready
+    api: httpx.Client, token: TokenFactory, demo_ready, runtime: LocalRuntime
 ):
     me, other = f"gdpr-{uuid.uuid4().hex[:8]}", f"keep-{uuid.uuid4().hex[:8]}"
     mine, theirs = bearer(token(me)), bearer(token(other))
@@ -48,7 +44,7 @@ def test_export_then_erase_leaves_nothing_of_the_user_and_everything_of_others(
         headers=mine,
     )
     api.post(f"/v1/creators/{DEMO}/chat", json={"message": "How do I descale?"}, headers=theirs)
-    before_other = _items_mentioning(other)
+    before_other = _rows_mentioning(runtime, other)
     assert before_other
 
     export = api.get("/v1/me/export", headers=mine)
@@ -61,12 +57,12 @@ def test_export_then_erase_leaves_nothing_of_the_user_and_everything_of_others(
     assert data["sessions"]
     assert other not in export.text
 
-    assert _items_mentioning(me)  # sanity: the scan does see the user's items
+    assert _rows_mentioning(runtime, me)  # sanity: the scan does see the user's items
     receipt = api.delete("/v1/me", headers=mine)
     assert receipt.status_code == 200
     body = receipt.json()
     assert body["receipt_id"] and body["deleted_items"]["conversations"] >= 3
     assert me not in receipt.text  # the receipt names a pseudonym, not the user
 
-    assert _items_mentioning(me) == {}
-    assert _items_mentioning(other) == before_other
+    assert _rows_mentioning(runtime, me) == {}
+    assert _rows_mentioning(runtime, other) == before_other

@@ -15,7 +15,7 @@ def test_health_needs_no_token(api: httpx.Client):
 def test_deep_health_reports_each_dependency_with_latency(api: httpx.Client):
     body = api.get("/health/deep").json()
     names = {d["name"] for d in body["dependencies"]}
-    assert {"dynamodb", "sqs", "s3", "cache", "vector_index"} <= names
+    assert {"database", "queues", "uploads", "cache", "vector_index"} <= names  # embedded
     assert body["ok"] is True
     assert all(d["latency_ms"] >= 0 for d in body["dependencies"])
 

@@ -26,7 +26,7 @@ from creator_chat.container import Container
 from creator_chat.domain.models import Chunk, Creator, Generation, Identity, Role, Tier
 from creator_chat.errors import DependencyUnavailable
 from creator_chat.local.gateway import LocalFunction
-from creator_chat.local.poller import QueuePoller
+from creator_chat.local.poller import QueuePoller, SqsSource
 from creator_chat.local.provision import provision
 from creator_chat.settings import Settings
 
@@ -47,6 +47,7 @@ def provisioned(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Prov
     """Fresh tables and queues per test: every ledger starts from zero (and SQS allows one
     PurgeQueue a minute, so emptying shared queues is no option)."""
     s = Settings(
+        storage="aws",
         resource_prefix=f"f{uuid.uuid4().hex[:8]}",
         jwt_secret="faults-secret",
         data_dir=tmp_path_factory.mktemp("faults-data"),
@@ -195,8 +196,7 @@ def make_poller(
     sqs: Any, queue_url: str, name: str, handler: RecordingHandler, *, batch_size: int
 ) -> QueuePoller:
     return QueuePoller(
-        sqs,
-        queue_url,
+        SqsSource(sqs, queue_url),
         LocalFunction(name, handler, 60, 1024),
         batch_size=batch_size,
         wait_s=VISIBILITY_S,

@@ -17,6 +17,7 @@ from tests.integration.redis_fixture import redis_server  # noqa: F401
 @pytest.fixture(scope="module")
 def settings(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     s = Settings(
+        storage="aws",
         resource_prefix=f"t{uuid.uuid4().hex[:8]}",
         jwt_secret="integration-secret",  # type: ignore[arg-type]
         data_dir=tmp_path_factory.mktemp("data"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 from creator_chat.local.gateway import LocalFunction
-from creator_chat.local.poller import QueuePoller
+from creator_chat.local.poller import QueuePoller, SqsSource
 
 
 def test_stop_returns_during_a_long_batch_and_leaves_its_messages_on_the_queue(
@@ -28,7 +28,9 @@ def test_stop_returns_during_a_long_batch_and_leaves_its_messages_on_the_queue(
         release.wait(60)
         return {"batchItemFailures": []}
 
-    poller = QueuePoller(sqs, url, LocalFunction("slow", slow_worker, 60, 1024), batch_size=1)
+    poller = QueuePoller(
+        SqsSource(sqs, url), LocalFunction("slow", slow_worker, 60, 1024), batch_size=1
+    )
     poller.start()
     try:
         assert entered.wait(30), "the poller never delivered the message"

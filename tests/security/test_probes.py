@@ -7,7 +7,6 @@ import json
 import time
 import uuid
 
-import boto3
 import httpx
 import jwt
 import pytest
@@ -140,19 +139,14 @@ def test_a_creator_cannot_ingest_into_or_read_another_creator(
 
 
 def test_denied_cross_tenant_attempts_are_audited(
-    api: httpx.Client, token: TokenFactory, demo_ready
+    api: httpx.Client, token: TokenFactory, demo_ready, runtime
 ):
     actor = f"auditee-{uuid.uuid4().hex[:6]}"
     api.get(
         f"/v1/creators/{DEMO}/trending", headers=bearer(token(actor, "creator", creator="cr_x"))
     )
-    table = boto3.resource("dynamodb").Table(Settings().physical_name("table", "audit"))
-    items = table.query(
-        KeyConditionExpression=boto3.dynamodb.conditions.Key("pk").eq(f"ACTOR#{actor}")
-    )["Items"]
-    assert [(i["action"], i["target"], i["outcome"]) for i in items] == [
-        ("trending.read", DEMO, "denied")
-    ]
+    items = runtime.container.audit.entries_for(actor)
+    assert [(i.action, i.target, i.outcome) for i in items] == [("trending.read", DEMO, "denied")]
 
 
 def test_path_traversal_and_header_injection_are_harmless(
@@ -182,14 +176,11 @@ def test_a_revoked_session_is_refused(api: httpx.Client, token: TokenFactory):
 
 
 def test_reading_another_fans_thread_is_audited(
-    api: httpx.Client, token: TokenFactory, victim: dict
+    api: httpx.Client, token: TokenFactory, victim: dict, runtime
 ):
     thief = f"thief-{uuid.uuid4().hex[:6]}"
     api.get(f"/v1/threads/{victim['thread_id']}/messages", headers=bearer(token(thief)))
-    table = boto3.resource("dynamodb").Table(Settings().physical_name("table", "audit"))
-    items = table.query(
-        KeyConditionExpression=boto3.dynamodb.conditions.Key("pk").eq(f"ACTOR#{thief}")
-    )["Items"]
-    assert [(i["action"], i["target"], i["outcome"]) for i in items] == [
+    items = runtime.container.audit.entries_for(thief)
+    assert [(i.action, i.target, i.outcome) for i in items] == [
         ("thread.read", victim["thread_id"], "denied")
     ]

@@ -9,20 +9,33 @@ from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from creator_chat.local.runtime import LocalRuntime
+    from creator_chat.adapters.embedded.database import SchemaTooNew
+    from creator_chat.local.runtime import DataDirInUse, LocalRuntime
 
     runtime = LocalRuntime(
-        host=args.host, port=args.port, data_dir=args.data_dir, seed_demo=not args.no_demo
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        seed_demo=not args.no_demo,
+        aws_emulator=args.aws_emulator,
     )
-    runtime.start()
+    try:
+        runtime.start()
+    except (DataDirInUse, SchemaTooNew) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(f"creator-chat is serving on {runtime.url}  (Ctrl-C to stop)", flush=True)
+    if runtime.mode == "embedded":
+        print(f"  data:    {runtime.container.database.path} (embedded database)", flush=True)
+    else:
+        print(f"  data:    AWS adapters ({runtime.mode}); nothing is kept locally", flush=True)
     print(f"  health:  curl {runtime.url}/health", flush=True)
     print("  token:   creator-chat token --user fan-1 --role fan --tier free", flush=True)
-    runtime.serve_forever()  # returns after the data dir is saved and the emulator stopped
+    runtime.serve_forever()  # returns once running work had its grace period
     if runtime.busy_workers():
         # A worker thread still inside native code (onnxruntime) would abort the interpreter's
-        # shutdown ("terminate called without an active exception"). Everything is saved and
-        # its work is re-queued at the next start, so leave without that shutdown.
+        # shutdown ("terminate called without an active exception"). Every acknowledged write
+        # is committed and the cut-short job is still queued, so leave without that shutdown.
         print("stopped; unfinished work resumes at the next start", flush=True)
         sys.stderr.flush()
         os._exit(0)
@@ -82,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data-dir", type=Path, default=Path(".creator-chat"))
     serve.add_argument("--no-demo", action="store_true", help="do not seed the demo creator")
+    serve.add_argument(
+        "--aws-emulator",
+        action="store_true",
+        help="run the AWS adapters against moto on loopback, in memory (a test tool: nothing "
+        "survives a restart); the default keeps everything in one SQLite file in the data dir",
+    )
     serve.set_defaults(func=_serve)
 
     token = sub.add_parser("token", help="print a dev token signed with the local secret")

@@ -229,9 +229,9 @@ class Container:
     def llm_queue(self) -> JobQueue:
         return self.job_queue("llm-jobs")
 
-    @cached_property
     def idempotency_persistence(self) -> Any:
-        """Where the workers' Powertools idempotency records live."""
+        """Where a worker's Powertools idempotency records live: a new layer per worker,
+        since Powertools configures the layer it is given (key path, function name)."""
         if self.embedded:
             from creator_chat.adapters.embedded.idempotency import SqlitePersistenceLayer
 

@@ -174,6 +174,9 @@ class JobQueue(Protocol):
     """A work queue (SQS) feeding a worker handler."""
 
     def send(self, body: Mapping[str, Any], *, dedup_id: str | None = None) -> str: ...
+    def ping(self) -> bool:
+        """The queue is reachable (raises otherwise)."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -54,7 +54,7 @@ class SqsWorker:
 
     def _idempotent_handle(self) -> Callable[..., Any]:
         if self._idempotent is None:
-            persistence = self._container.idempotency_persistence
+            persistence = self._container.idempotency_persistence()
             config = IdempotencyConfig(
                 event_key_jmespath=self._key,
                 expires_after_seconds=24 * 3600,

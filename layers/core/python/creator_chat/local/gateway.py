@@ -247,7 +247,8 @@ class LocalGateway:
 
     Beyond API Gateway, and only for requests no declared route matches: ``static`` answers
     GETs (the web client), ``local_routes`` maps ``(method, path)`` to local-only handlers
-    (e.g. the dev sign-in); declared routes always win, so neither can shadow the API.
+    (e.g. the dev sign-in, or ``"/_local/uploads/*"`` for every path below a prefix); declared
+    routes always win, so neither can shadow the API.
     """
 
     def __init__(
@@ -271,6 +272,13 @@ class LocalGateway:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _local_prefix_route(self, method: str, path: str) -> LocalRoute | None:
+        """A local route declared as ``(method, "/prefix/*")`` serves every path below it."""
+        for (m, pattern), route in self._local_routes.items():
+            if m == method and pattern.endswith("/*") and path.startswith(pattern[:-1]):
+                return route
+        return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -331,7 +339,7 @@ class LocalGateway:
         request_id = str(uuid.uuid4())
         matched = match_route(self._routes, method, path)
         if matched is None:
-            local = self._local_routes.get((method, path))
+            local = self._local_routes.get((method, path)) or self._local_prefix_route(method, path)
             if local is not None:
                 request = LocalRequest(
                     method, path, query, {k.lower(): v for k, v in headers}, body, source_ip

@@ -1,8 +1,15 @@
 """``creator-chat serve``: the whole product on one machine, with the real handlers.
 
-Start order: environment → emulator (unless ``AWS_ENDPOINT_URL`` or a deployed env says
-otherwise) → declared resources → handler modules (imported from ``functions/``, the same
-files CDK packages) → SQS pollers → demo creator → HTTP gateway.
+Three modes, one gateway and the same handler code:
+- **embedded** (the default): one SQLite database in the data dir holds every table and job
+  queue, uploads are files beside it; nothing emulates AWS.
+- **aws-emulator** (``--aws-emulator``): the AWS adapters against moto's server on loopback,
+  in memory — for trying the AWS code path without AWS; nothing survives a restart.
+- **aws**: ``AWS_ENDPOINT_URL`` (LocalStack) or a deployed environment's settings.
+
+Start order: environment → (emulator and declared resources, in the AWS modes) → handler
+modules (imported from ``functions/``, the same files CDK packages) → queue pollers → demo
+creator → HTTP gateway.
 """
 
 from __future__ import annotations
@@ -18,8 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from creator_chat.local.emulator import Emulator
-from creator_chat.local.gateway import LocalFunction, LocalGateway
+from creator_chat.local.gateway import LocalFunction, LocalGateway, LocalRoute
 from creator_chat.local.poller import QueuePoller
 from creator_chat.local.provision import provision
 from creator_chat.local.static import StaticSite, dev_routes
@@ -60,6 +66,29 @@ def load_handler(functions_dir: Path, code_dir: str, handler: str) -> Any:
 
 
 SHUTDOWN_GRACE_S = 5.0
+PURGE_EVERY_S = 60.0
+
+
+class DataDirInUse(RuntimeError):
+    """Another ``creator-chat serve`` already serves this data dir."""
+
+
+def lock_data_dir(data_dir: Path) -> Any:
+    """Hold an exclusive lock on the data dir for this process's life (released by the OS
+    when it ends, however it ends): two servers on one database would steal each other's
+    queued jobs back at start."""
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = (data_dir / ".lock").open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as err:
+        handle.close()
+        raise DataDirInUse(
+            f"another creator-chat serve is using {data_dir}; stop it, or pass another --data-dir"
+        ) from err
+    return handle
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -78,6 +107,7 @@ class LocalRuntime:
         visibility_timeout_s: int | None = None,
         seed_demo: bool = True,
         environ: dict[str, str] | None = None,
+        aws_emulator: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.data_dir = data_dir
@@ -86,14 +116,19 @@ class LocalRuntime:
         self.visibility_timeout_s = visibility_timeout_s
         self.seed_demo = seed_demo
         self.environ = environ or {}
-        self.emulator: Emulator | None = None
+        self.aws_emulator = aws_emulator
+        self.emulator: Any = None
+        self.mode = "embedded"
         self.pollers: list[QueuePoller] = []
         self.functions: dict[str, LocalFunction] = {}
         self.queue_urls: dict[str, str] = {}
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.gateway: LocalGateway | None = None
-        self.snapshot: Any = None
+        self.container: Any = None
+        self._lock_handle: Any = None
+        self._stop_purge = threading.Event()
+        self._purge_thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -105,6 +140,9 @@ class LocalRuntime:
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        if self.port == 0:
+            self.port = free_port()
+        os.environ["CREATOR_CHAT_PUBLIC_URL"] = self.url
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             os.environ["CREATOR_CHAT_DATA_DIR"] = str(self.data_dir)
@@ -112,73 +150,148 @@ class LocalRuntime:
         if not deployed:
             os.environ.setdefault("CREATOR_CHAT_ENV", "local")
             os.environ.setdefault("CREATOR_CHAT_JWT_SECRET", LOCAL_DEV_SECRET)
-        if not os.environ.get("AWS_ENDPOINT_URL") and not deployed:
+        if self.aws_emulator:
+            from creator_chat.local.emulator import Emulator
+
+            self.mode = "aws-emulator"
             self.emulator = Emulator()
             self.emulator.start()
             os.environ.update(self.emulator.environment())
+            os.environ["CREATOR_CHAT_STORAGE"] = "aws"
+        elif deployed or (
+            os.environ.get("AWS_ENDPOINT_URL")
+            and os.environ.get("CREATOR_CHAT_STORAGE") != "embedded"
+        ):
+            self.mode = "aws"
+            os.environ["CREATOR_CHAT_STORAGE"] = "aws"
+        else:
+            self.mode = "embedded"
+            os.environ["CREATOR_CHAT_STORAGE"] = "embedded"
+            if self.data_dir is None:
+                raise ValueError("the embedded default needs a data dir (--data-dir)")
 
     def start(self) -> LocalRuntime:
-        from creator_chat.container import reset_container
+        from creator_chat.container import container_from_env, reset_container
 
         self._prepare_environment()
         settings = Settings()
-        if settings.env not in DEPLOYED_ENVS:
+        if self.mode == "embedded":
+            assert self.data_dir is not None
+            self._lock_handle = lock_data_dir(self.data_dir)
+            from creator_chat.local.legacy import import_legacy_data_dir
+
+            import_legacy_data_dir(settings)
+        elif settings.env not in DEPLOYED_ENVS:
             self.queue_urls = provision(
                 settings, self.declaration, visibility_timeout_s=self.visibility_timeout_s
             )
-        if self.emulator is not None and self.data_dir is not None:
-            from creator_chat.local.persistence import EmulatorSnapshot
-
-            self.snapshot = EmulatorSnapshot(settings, self.declaration, self.data_dir)
-            restored = self.snapshot.restore()
-            logger.info("restored local data", extra={"items": restored})
         reset_container()  # handler modules build theirs from the environment set above
         for fn in self.declaration.functions:
             handler = load_handler(self.functions_dir, fn.code_dir, fn.handler)
             self.functions[fn.name] = LocalFunction(fn.name, handler, fn.timeout_s, fn.memory_mb)
-        from creator_chat.container import container_from_env
+        container = self.container = container_from_env()
+        local_routes: dict[tuple[str, str], LocalRoute] = {}
+        if self.mode == "embedded":
+            self._start_embedded(container, local_routes)
+        else:
+            self._start_sqs_pollers(container, settings)
+        if self.seed_demo:
+            from creator_chat.local.demo import seed_demo_creator
 
-        container = container_from_env()
-        sqs = container.aws.client("sqs")
+            seed_demo_creator(container)
+        dev_sign_in = dev_routes(settings)  # the web client's; local and test only, never deployed
+        local_routes.update(dev_sign_in)
+        self.gateway = LocalGateway(
+            list(self.declaration.routes),
+            {name: f for name, f in self.functions.items()},
+            self.functions[self.declaration.authorizer_function],
+            static=StaticSite(dev_sign_in=bool(dev_sign_in)),
+            local_routes=local_routes,
+        )
+        self._start_http()
+        logger.info("local runtime started", extra={"url": self.url, "mode": self.mode})
+        return self
+
+    def _start_embedded(
+        self, container: Any, local_routes: dict[tuple[str, str], LocalRoute]
+    ) -> None:
+        from creator_chat.adapters.embedded.queue import EmbeddedJobQueue
+        from creator_chat.local.poller import EmbeddedSource
+        from creator_chat.local.uploads import UPLOAD_ROUTE_KEY, upload_route
+
+        db = container.database
+        started = time.perf_counter()
+        verified = container.index.verify()
+        released = 0
+        for queue in self.declaration.queues:
+            name = container.settings.physical_name("queue", queue.name)
+            released += EmbeddedJobQueue(db, name).release_inflight()
+        # the jobs handed back above were cut short by the last process's end: their
+        # "in progress" idempotency records would refuse the redelivery until they expire
+        container.idempotency_persistence().release_in_progress()
+        logger.info(
+            "embedded database ready",
+            extra={
+                "path": str(db.path),
+                "schema_version": db.schema_version,
+                "jobs_resumed": released,
+                "check_ms": round((time.perf_counter() - started) * 1000, 1),
+                **verified,
+            },
+        )
         for worker in self.declaration.workers:
-            url = sqs.get_queue_url(QueueName=settings.physical_name("queue", worker.queue))[
-                "QueueUrl"
-            ]
+            queue = self.declaration.queue(worker.queue)
+            if self.visibility_timeout_s is not None:
+                from dataclasses import replace
+
+                queue = replace(queue, visibility_timeout_s=self.visibility_timeout_s)
+            source = EmbeddedSource(container.job_queue(worker.queue), queue)
             poller = QueuePoller(
-                sqs,
-                url,
+                source,
                 self.functions[worker.function],
                 batch_size=worker.batch_size,
                 concurrency=worker.max_concurrency or 2,
             )
             poller.start()
             self.pollers.append(poller)
-        if self.snapshot is not None:
-            from creator_chat.local.persistence import recover_inflight
-
-            recover_inflight(container)  # SQS messages do not survive a restart; re-queue
-            self.snapshot.start()
-        if self.seed_demo:
-            from creator_chat.local.demo import seed_demo_creator
-
-            seed_demo_creator(container)
-        dev_sign_in = dev_routes(settings)  # the web client's; local and test only, never deployed
-        self.gateway = LocalGateway(
-            list(self.declaration.routes),
-            {name: f for name, f in self.functions.items()},
-            self.functions[self.declaration.authorizer_function],
-            static=StaticSite(dev_sign_in=bool(dev_sign_in)),
-            local_routes=dev_sign_in,
+        local_routes[UPLOAD_ROUTE_KEY] = upload_route(
+            container.blobs, max_bytes=container.settings.max_document_bytes
         )
-        self._start_http()
-        logger.info("local runtime started", extra={"url": self.url})
-        return self
+        self._purge_thread = threading.Thread(
+            target=self._purge_loop, args=(container,), name="purge", daemon=True
+        )
+        self._purge_thread.start()
+
+    def _purge_loop(self, container: Any) -> None:
+        """Delete expired rows now and then (reads already treat them as absent)."""
+        while not self._stop_purge.wait(PURGE_EVERY_S):
+            try:
+                removed = container.database.purge_expired(container.clock.now())
+                if any(removed.values()):
+                    logger.info("expired rows purged", extra=removed)
+            except Exception:
+                logger.exception("purge failed")
+
+    def _start_sqs_pollers(self, container: Any, settings: Settings) -> None:
+        from creator_chat.local.poller import SqsSource
+
+        sqs = container.aws.client("sqs")
+        for worker in self.declaration.workers:
+            url = sqs.get_queue_url(QueueName=settings.physical_name("queue", worker.queue))[
+                "QueueUrl"
+            ]
+            poller = QueuePoller(
+                SqsSource(sqs, url),
+                self.functions[worker.function],
+                batch_size=worker.batch_size,
+                concurrency=worker.max_concurrency or 2,
+            )
+            poller.start()
+            self.pollers.append(poller)
 
     def _start_http(self) -> None:
         import uvicorn
 
-        if self.port == 0:
-            self.port = free_port()
         assert self.gateway is not None
         config = uvicorn.Config(
             self.gateway,
@@ -203,10 +316,10 @@ class LocalRuntime:
             raise RuntimeError(f"local gateway could not start on {self.url}")
 
     def serve_forever(self) -> None:
-        """Serve until Ctrl-C or SIGTERM (``kill``, ``docker stop``, systemd): both save the
-        data dir and stop the same way. Signals that arrive while stopping are ignored, so
-        a second Ctrl-C (or a supervisor's repeated SIGTERM) cannot cut the final save short;
-        it takes a few seconds (SIGKILL still ends the process at once)."""
+        """Serve until Ctrl-C or SIGTERM (``kill``, ``docker stop``, systemd): both stop the
+        same way. Every acknowledged write is already committed, so stopping only lets running
+        work finish for a few seconds; signals that arrive meanwhile are ignored (SIGKILL
+        still ends the process at once, and loses nothing that was acknowledged)."""
         assert self._thread is not None
         main = threading.current_thread() is threading.main_thread()
         if main:
@@ -220,7 +333,7 @@ class LocalRuntime:
             if main:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, signal.SIG_IGN)
-                print("stopping: saving the data dir…", flush=True)
+                print("stopping…", flush=True)
             self.stop()
 
     def busy_workers(self) -> bool:
@@ -232,9 +345,10 @@ class LocalRuntime:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._stop_purge.set()
         # All pollers stop taking batches at once, then share one grace period: Ctrl-C must
-        # not wait for a long ingest batch (the worker threads are daemons; unfinished work
-        # is re-queued from the data dir at the next start).
+        # not wait for a long ingest batch (the worker threads are daemons; a job cut short
+        # is still in its queue and runs again at the next start).
         for poller in self.pollers:
             poller.request_stop()
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
@@ -242,7 +356,12 @@ class LocalRuntime:
             poller.stop(deadline)
         if self.gateway is not None:
             self.gateway.close()
-        if self.snapshot is not None:
-            self.snapshot.stop()
         if self.emulator is not None:
             self.emulator.stop()
+        if not self.busy_workers():
+            from creator_chat.container import reset_container
+
+            reset_container()  # closes the database (a worker still running keeps it open)
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None

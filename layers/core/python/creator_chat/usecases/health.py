@@ -28,10 +28,15 @@ def _probe(name: str, check: Callable[[], object]) -> Probe:
 
 
 def deep_health(c: Container) -> list[Probe]:
+    """Tables, queues and uploads are named by the family that serves them: the embedded
+    database and the data dir locally, DynamoDB, SQS and S3 in AWS."""
+    tables, queues, blobs = (
+        ("database", "queues", "uploads") if c.embedded else ("dynamodb", "sqs", "s3")
+    )
     return [
-        _probe("dynamodb", lambda: c.creators.get_creator("__health__")),
-        _probe("sqs", lambda: c.llm_queue.url and c.ingest_queue.url),
-        _probe("s3", c.blobs.ping),
+        _probe(tables, lambda: c.creators.get_creator("__health__")),
+        _probe(queues, lambda: c.llm_queue.ping() and c.ingest_queue.ping()),
+        _probe(blobs, c.blobs.ping),
         _probe("cache", c.cache.ping),
         _probe("vector_index", lambda: c.index.count("__health__")),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -65,6 +66,9 @@ class IngestDeps(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def clock(self) -> Clock: ...
+    def unit_of_work(self) -> AbstractContextManager[object]:
+        """Writes that commit together (one transaction in the embedded database)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -285,11 +289,14 @@ def delete_document(
     doc = deps.documents.get_document(creator_id, document_id)
     if doc is None:
         raise NotFound("document not found")
-    removed = deps.index.delete_document(creator_id, document_id)
-    deps.documents.delete_document(creator_id, document_id)
+    # Chunks, record and content version go together: after a crash the document is either
+    # still listed with its chunks (delete it again) or gone with them, never half.
+    with deps.unit_of_work():
+        removed = deps.index.delete_document(creator_id, document_id)
+        deps.documents.delete_document(creator_id, document_id)
+        deps.creators.bump_content_version(creator_id)
     if doc.blob_key:
         deps.blobs.delete(doc.blob_key)
-    deps.creators.bump_content_version(creator_id)
     _audit(deps, caller, "document.delete", f"{creator_id}/{document_id}", request_id)
     return removed
 
@@ -323,6 +330,10 @@ def retrieve(
 
 
 # ----------------------------------------------------------------------------- worker
+class _NoLongerCurrent(Exception):
+    """The document was deleted or posted again while this job worked on it."""
+
+
 class TransientIngestError(Exception):
     """Worth retrying (a dependency failed); the queue redelivers the job."""
 
@@ -371,12 +382,30 @@ def process_job(deps: IngestDeps, job: Mapping[str, Any], *, final_attempt: bool
         for start in range(0, len(chunks), EMBED_BATCH):
             batch = chunks[start : start + EMBED_BATCH]
             vectors.extend(deps.embedder.embed([c.text for c in batch]))
-        deps.index.replace_document(creator_id, document_id, chunks, vectors)
+        # The chunks and the ``done`` status commit together where the stores share a
+        # database: after a crash a document is never ``done`` without its chunks. Only the
+        # job that set ``processing`` may mark it done: a document deleted, or posted again,
+        # while this job embedded is no longer this job's.
+        with deps.unit_of_work():
+            deps.index.replace_document(creator_id, document_id, chunks, vectors)
+            if not deps.documents.set_status(
+                creator_id,
+                document_id,
+                DocumentStatus.DONE,
+                chunk_count=len(chunks),
+                expected=(DocumentStatus.PROCESSING,),
+            ):
+                raise _NoLongerCurrent
+            deps.creators.bump_content_version(creator_id)
+    except _NoLongerCurrent:
+        # Rolled back where the stores share a transaction; elsewhere the chunks just
+        # written must not outlive a deleted document (a newer version replaces them).
+        if deps.documents.get_document(creator_id, document_id) is None:
+            deps.index.delete_document(creator_id, document_id)
+        return "superseded"
     except Exception as err:
         _attempt_failed(deps, creator_id, document_id, err, "indexing", final_attempt=final_attempt)
         raise TransientIngestError(str(err)) from err
-    deps.documents.set_status(creator_id, document_id, DocumentStatus.DONE, chunk_count=len(chunks))
-    deps.creators.bump_content_version(creator_id)
     count("IngestChunks", len(chunks))
     return "done"
 

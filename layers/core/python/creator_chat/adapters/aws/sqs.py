@@ -25,6 +25,9 @@ class SqsJobQueue:
             self._url = self._client.get_queue_url(QueueName=self._name)["QueueUrl"]
         return self._url
 
+    def ping(self) -> bool:
+        return bool(self.url)
+
     def send(self, body: Mapping[str, Any], *, dedup_id: str | None = None) -> str:
         try:
             out = self._client.send_message(QueueUrl=self.url, MessageBody=json.dumps(body))

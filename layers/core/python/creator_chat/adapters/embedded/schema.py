@@ -162,6 +162,8 @@ CREATE TABLE jobs (
     receipt TEXT
 );
 CREATE INDEX jobs_ready ON jobs (queue, visible_at, seq);
+-- a delete acknowledges by receipt handle (only in-flight messages have one)
+CREATE UNIQUE INDEX jobs_by_receipt ON jobs (receipt) WHERE receipt IS NOT NULL;
 
 -- the vector index's source of truth: a chunk, its unit vector (float32) and its document
 CREATE TABLE chunks (
