@@ -248,7 +248,7 @@ def main() -> int:
         warm = World(url, settings, 4, f"warm-{uuid.uuid4().hex[:4]}")
         asyncio.run(drive(url, warm, ["chat cached", "chat follow-up"], 4, 3))
         rss_start = rss_mb(pid) if pid else float("nan")
-        print(f"\nload by request type through the local gateway ({url}), {args.seconds:.0f} s each")
+        print(f"\nload by request type through the local gateway ({url}), {args.seconds:.0f} s")
         print("| request | conns | req/s | vs `health` | p50 | p99 | 5xx | transport | other |")
         print("|---|---|---|---|---|---|---|---|---|")
         for n in levels:
