@@ -7,6 +7,7 @@ STAMP := .make/setup.stamp
 FUZZ_EXAMPLES ?= 2000
 LOAD_CONCURRENCY ?= 50,200,1000
 LOAD_REQUESTS ?= 2000
+LOAD_SECONDS ?= 15
 
 $(STAMP): pyproject.toml
 	@mkdir -p .make
@@ -56,6 +57,7 @@ fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTHON) -m pytest tests/fuzz -q
 
 load: $(STAMP)
+	$(PYTHON) bench/load_types.py --concurrency $(LOAD_CONCURRENCY) --seconds $(LOAD_SECONDS)
 	$(PYTHON) bench/load.py --concurrency $(LOAD_CONCURRENCY) --requests $(LOAD_REQUESTS)
 
 pr: lint test

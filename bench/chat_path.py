@@ -1,5 +1,6 @@
 """Latency of the local runtime, warm: GET /v1/creators through the gateway, the chat path
-excluding the generator (by step), and a cached reply. Embedded default, emulator on loopback.
+excluding the generator (by step), and a cached reply. The embedded default (SQLite in a
+fresh data dir), as `creator-chat serve` runs it.
 
     python bench/chat_path.py [--n 100]
 """
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -41,7 +44,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100)
     args = parser.parse_args()
-    rt = LocalRuntime(port=0).start()
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    rt = LocalRuntime(port=0, data_dir=Path(tempfile.mkdtemp(prefix="chat-path-"))).start()
     settings = Settings()
     admin = issue_dev_token(settings, user_id="bench-admin", role=Role.ADMIN, tier=Tier.ENTERPRISE)
     client = httpx.Client(base_url=rt.url, headers={"Authorization": f"Bearer {admin}"}, timeout=30)
@@ -60,7 +64,7 @@ def main() -> int:
         t = time.perf_counter()
         assert client.get("/v1/creators").status_code == 200
         lat.append((time.perf_counter() - t) * 1000)
-    print(header("through the local gateway (HTTP → authorizer → handler → emulator)"))
+    print(header("through the local gateway (HTTP → authorizer → handler → SQLite)"))
     print(row("GET /v1/creators", lat))
 
     # chat over HTTP: distinct questions per user (no response cache), enterprise quota

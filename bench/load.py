@@ -1,8 +1,9 @@
 """Load: many concurrent fans chatting with several creators, through the local gateway.
 
-Starts the local runtime in-process (embedded default: moto, local embedder, extractive
-generator, in-process cache) — or targets ``--url`` (loopback only) — creates three creators
-with a small document each next to the demo creator, then, for each concurrency level,
+Starts the local runtime in-process (the embedded default: the SQLite database in a fresh
+data dir, local embedder, extractive generator, in-process cache) — or targets ``--url``
+(loopback only) — creates three creators with a small document each next to the demo
+creator, then, for each concurrency level,
 drives that many simulated fans over that many connections until ``--requests`` requests
 have been sent (or ``--max-seconds`` have passed). A fan asks first-turn questions (the same
 few per creator, so most are served from the response cache) and follow-ups in its last
@@ -11,9 +12,10 @@ few user ids, so the hourly quota (50) triggers; the others are premium, one use
 
 Reports requests/s, latency percentiles, the error rate (5xx and transport errors apart),
 the 429s against the exact number the quota should refuse, and — in-process — where the
-server's time goes: the gateway's worker pool, the authorizer, the chat function, its
-DynamoDB calls, and the emulator's DynamoDB write lock (moto serialises writes, see
-``local/emulator.py``).
+server's time goes: the gateway's worker pool, the authorizer, the chat function, and the
+embedded database's write transactions (with the wait for the write lock) and reads. The
+client shares the process (and its GIL) with the server here; ``bench/load_types.py``
+measures a separate server process by request type.
 
     python bench/load.py [--concurrency 50,200,1000] [--requests 2000] [--url URL]
 """
@@ -28,11 +30,12 @@ import os
 import random
 import resource
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -109,28 +112,37 @@ class Timers:
 TIMERS = Timers()
 
 
-def instrument_emulator() -> None:
-    """Time moto's DynamoDB write lock: waiting for it, and holding it (the write itself)."""
-    from creator_chat.local import emulator
+def instrument_database() -> None:
+    """Time the embedded database: write transactions (waiting for the process's write lock
+    included) and reads, as the handlers make them."""
+    from creator_chat.adapters.embedded.database import Database
 
-    def timed_atomic(app: Any) -> Any:
-        lock = threading.Lock()
+    transaction, query, query_one = Database.transaction, Database.query, Database.query_one
 
-        def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            if environ.get("HTTP_X_AMZ_TARGET") not in emulator._DYNAMODB_WRITES:
-                return app(environ, start_response)  # type: ignore[no-any-return]
-            t0 = time.perf_counter()
-            with lock:
-                t1 = time.perf_counter()
-                body = list(app(environ, start_response))
-            t2 = time.perf_counter()
-            TIMERS.add("moto write lock: wait", (t1 - t0) * 1000)
-            TIMERS.add("moto write lock: held", (t2 - t1) * 1000)
-            return body
+    @contextlib.contextmanager
+    def timed_transaction(self: Database) -> Iterator[Any]:
+        outer = not self.in_transaction
+        t = time.perf_counter()
+        with transaction(self) as conn:
+            if outer:
+                TIMERS.add("sqlite write lock: wait", (time.perf_counter() - t) * 1000)
+            yield conn
+        if outer:
+            TIMERS.add("sqlite write transactions", (time.perf_counter() - t) * 1000)
 
-        return wrapped
+    def timed(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        def wrapper(self: Database, *args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                TIMERS.add(name, (time.perf_counter() - t) * 1000)
 
-    emulator.atomic_dynamodb_writes = timed_atomic  # Emulator.start() looks it up by name
+        return wrapper
+
+    Database.transaction = timed_transaction  # type: ignore[method-assign]
+    Database.query = timed(query, "sqlite reads")  # type: ignore[method-assign]
+    Database.query_one = timed(query_one, "sqlite reads")  # type: ignore[method-assign]
 
 
 def instrument_gateway() -> None:
@@ -156,26 +168,6 @@ def instrument_gateway() -> None:
 
     LocalGateway.dispatch = timed_dispatch  # type: ignore[method-assign]
     LocalFunction.invoke = timed_invoke  # type: ignore[method-assign]
-
-
-def instrument_dynamodb_clients() -> None:
-    """Time every DynamoDB call the handlers make (client side: the HTTP round trip to moto,
-    the write lock included), reads and writes apart. Locally every handler shares the
-    process's container, so there is one client to hook."""
-    from creator_chat.container import container_from_env
-
-    started = threading.local()
-    client = container_from_env().aws.resource("dynamodb").meta.client
-
-    def before(**_: Any) -> None:
-        started.t = time.perf_counter()
-
-    def after(model: Any, **_: Any) -> None:
-        kind = "writes" if model.name in ("PutItem", "UpdateItem", "DeleteItem") else "reads"
-        TIMERS.add(f"dynamodb {kind} (client side)", (time.perf_counter() - started.t) * 1000)
-
-    client.meta.events.register("before-call.dynamodb", before)
-    client.meta.events.register("after-call.dynamodb", after)
 
 
 # ------------------------------------------------------------------------ the world
@@ -397,10 +389,11 @@ def main() -> int:
     else:
         from creator_chat.local.runtime import LocalRuntime
 
-        instrument_emulator()
+        instrument_database()
         instrument_gateway()
-        runtime = LocalRuntime(port=0).start()
-        instrument_dynamodb_clients()
+        data_dir = Path(tempfile.mkdtemp(prefix="load-"))
+        os.environ.pop("AWS_ENDPOINT_URL", None)  # the embedded default, as `make run`
+        runtime = LocalRuntime(port=0, data_dir=data_dir).start()
         url = runtime.url
     settings = Settings()
     try:

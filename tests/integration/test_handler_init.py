@@ -54,6 +54,7 @@ def run_function(
         "CREATOR_CHAT_RESOURCE_PREFIX": settings.resource_prefix,
         "CREATOR_CHAT_JWT_SECRET": settings.jwt_secret.get_secret_value(),
         "CREATOR_CHAT_DATA_DIR": str(settings.data_dir),
+        "CREATOR_CHAT_STORAGE": "aws",  # a deployed function: DynamoDB, SQS, S3 (moto here)
     }
     env = lambda_environment(
         base, name=name, task_root=ROOT / "functions" / code_dir, tracing=tracing

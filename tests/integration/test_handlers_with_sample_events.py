@@ -29,6 +29,7 @@ def handlers(settings: Settings) -> Iterator[dict[str, Any]]:
     # handler modules build their container from the environment, as in Lambda
     saved = dict(os.environ)
     os.environ["CREATOR_CHAT_RESOURCE_PREFIX"] = settings.resource_prefix
+    os.environ["CREATOR_CHAT_STORAGE"] = "aws"  # as deployed: DynamoDB, SQS, S3 (moto)
     os.environ["CREATOR_CHAT_JWT_SECRET"] = "sample-events-secret-0123456789abcdef"
     reset_container()
     fdir = default_functions_dir()

@@ -369,8 +369,7 @@ def container_from_env() -> Container:
 
 
 def reset_container() -> None:
-    """Forget the process's container (the local runtime calls this after changing env)."""
+    """Forget the process's container (the local runtime calls this after changing env);
+    whoever still holds it keeps it working (close it with ``Container.close``)."""
     with _containers_lock:
-        for container in _containers.values():
-            container.close()
         _containers.clear()

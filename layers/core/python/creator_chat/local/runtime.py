@@ -358,10 +358,8 @@ class LocalRuntime:
             self.gateway.close()
         if self.emulator is not None:
             self.emulator.stop()
-        if not self.busy_workers():
-            from creator_chat.container import reset_container
-
-            reset_container()  # closes the database (a worker still running keeps it open)
+        if self.container is not None and not self.busy_workers():
+            self.container.close()  # a worker still running keeps the database open
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
