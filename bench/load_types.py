@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import resource
@@ -34,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -76,7 +77,9 @@ class Result:
 @contextlib.contextmanager
 def serve(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CREATOR_CHAT_", "AWS_"))}
+    # the embedded default as `make run` has it; other CREATOR_CHAT_ settings pass through
+    skip = ("AWS_", "CREATOR_CHAT_STORAGE", "CREATOR_CHAT_DATA_DIR", "CREATOR_CHAT_ENV")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     env["CREATOR_CHAT_JWT_SECRET"] = LOCAL_DEV_SECRET
     cmd = [sys.executable, "-m", "creator_chat.cli", "serve", "--port", str(port)]
     cmd += ["--data-dir", str(data_dir)]
@@ -150,61 +153,94 @@ class World:
         await asyncio.gather(*(bounded(i) for i in range(len(self.tokens))))
 
 
-Request = Callable[[httpx.AsyncClient, int, random.Random], Awaitable[httpx.Response]]
+class Connection:
+    """One keep-alive HTTP/1.1 connection with pre-encoded requests: a load client must cost
+    far less than the server it measures (httpx spends ~3 ms of CPU per request, which on a
+    2-core machine made the client the bottleneck)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, raw: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for header in head.split(b"\r\n")[1:]:
+            name, _, value = header.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
-def request_for(kind: str, world: World) -> Request:
-    def auth(i: int) -> dict[str, str]:
-        return {"Authorization": f"Bearer {world.tokens[i]}"}
+def encode(method: str, path: str, host: str, token: str | None, body: object = None) -> bytes:
+    payload = json.dumps(body).encode() if body is not None else b""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
-    async def health(c: httpx.AsyncClient, i: int, rng: random.Random) -> httpx.Response:
-        return await c.get("/health")
 
-    async def creators(c: httpx.AsyncClient, i: int, rng: random.Random) -> httpx.Response:
-        return await c.get("/v1/creators", headers=auth(i))
-
-    async def cached(c: httpx.AsyncClient, i: int, rng: random.Random) -> httpx.Response:
-        return await c.post(
-            f"/v1/creators/{DEMO}/chat", json={"message": FIRST_TURN}, headers=auth(i)
-        )
-
-    async def follow_up(c: httpx.AsyncClient, i: int, rng: random.Random) -> httpx.Response:
-        body = {"message": rng.choice(FOLLOW_UPS), "thread_id": world.threads[i]}
-        return await c.post(f"/v1/creators/{DEMO}/chat", json=body, headers=auth(i))
-
-    return {
-        "health": health,
-        "creators": creators,
-        "chat cached": cached,
-        "chat follow-up": follow_up,
-    }[kind]
+def requests_for(kind: str, world: World, i: int, host: str) -> list[bytes]:
+    """The requests connection ``i`` cycles through for ``kind``."""
+    token = world.tokens[i]
+    chat = f"/v1/creators/{DEMO}/chat"
+    if kind == "health":
+        return [encode("GET", "/health", host, None)]
+    if kind == "creators":
+        return [encode("GET", "/v1/creators", host, token)]
+    if kind == "chat cached":
+        return [encode("POST", chat, host, token, {"message": FIRST_TURN})]
+    return [
+        encode("POST", chat, host, token, {"message": q, "thread_id": world.threads[i]})
+        for q in FOLLOW_UPS
+    ]
 
 
 async def drive(url: str, world: World, kinds: list[str], n: int, seconds: float) -> Result:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
-        if "chat follow-up" in kinds and world.threads[0] is None:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    if "chat follow-up" in kinds and world.threads[0] is None:
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
             await world.prepare_threads(client)
-        requests = [request_for(k, world) for k in kinds]
-        start = time.perf_counter()
-        deadline = start + seconds
+    plans = [[r for k in kinds for r in requests_for(k, world, i, parts.netloc)] for i in range(n)]
+    start = time.perf_counter()
+    deadline = start + seconds
 
-        async def run(i: int) -> None:
-            rng = random.Random(i)
+    async def run(i: int) -> None:
+        rng = random.Random(i)
+        conn = Connection(host, port)
+        try:
             while time.perf_counter() < deadline:
                 t = time.perf_counter()
                 try:
-                    r = await rng.choice(requests)(client, i, rng)
-                    statuses[r.status_code] += 1
-                except httpx.HTTPError:
+                    statuses[await conn.request(rng.choice(plans[i]))] += 1
+                except (OSError, asyncio.IncompleteReadError, ValueError):
                     statuses[0] += 1
+                    conn.close()
                 latencies.append((time.perf_counter() - t) * 1000)
+        finally:
+            conn.close()
 
-        await asyncio.gather(*(run(i) for i in range(n)))
-        elapsed = time.perf_counter() - start
-    return Result("+".join(kinds), n, elapsed, latencies, statuses)
+    await asyncio.gather(*(run(i) for i in range(n)))
+    return Result("+".join(kinds), n, time.perf_counter() - start, latencies, statuses)
 
 
 def line(result: Result, health_rps: float) -> str:

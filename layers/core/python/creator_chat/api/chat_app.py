@@ -57,11 +57,11 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
     install_edge(app)
 
     @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/health/deep", tags=["health"], response_model=DeepHealth)
-    def health_deep(c: C) -> JSONResponse:
+    async def health_deep(c: C) -> JSONResponse:
         probes = deep_health(c)
         body = DeepHealth(
             ok=all(p.ok for p in probes), dependencies=[DependencyHealth(**vars(p)) for p in probes]
@@ -69,30 +69,32 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         return JSONResponse(body.model_dump(), status_code=200 if body.ok else 503)
 
     @app.get("/v1/creators", tags=["creators"], response_model=CreatorList)
-    def list_creators(c: C, caller: Caller) -> CreatorList:
+    async def list_creators(c: C, caller: Caller) -> CreatorList:
         return CreatorList(
             creators=[CreatorOut.of(x) for x in creator_uc.list_creators(c.creators, caller)]
         )
 
     @app.get("/v1/creators/{creator_id}", tags=["creators"], response_model=CreatorOut)
-    def get_creator(creator_id: str, c: C, caller: Caller) -> CreatorOut:
+    async def get_creator(creator_id: str, c: C, caller: Caller) -> CreatorOut:
         """A creator by id or by slug."""
         return CreatorOut.of(creator_uc.get_creator(c.creators, caller, creator_id))
 
     @app.post("/v1/creators", tags=["creators"], response_model=CreatorOut, status_code=201)
-    def create_creator(body: CreatorCreate, c: C, caller: Caller) -> CreatorOut:
+    async def create_creator(body: CreatorCreate, c: C, caller: Caller) -> CreatorOut:
         created = creator_uc.create_creator(c.creators, c.clock, caller, **body.model_dump())
         return CreatorOut.of(created)
 
     @app.patch("/v1/creators/{creator_id}", tags=["creators"], response_model=CreatorOut)
-    def update_creator(creator_id: str, body: CreatorUpdate, c: C, caller: Caller) -> CreatorOut:
+    async def update_creator(
+        creator_id: str, body: CreatorUpdate, c: C, caller: Caller
+    ) -> CreatorOut:
         updated = creator_uc.update_creator(
             c.creators, c.clock, caller, creator_id, **body.model_dump(exclude_none=True)
         )
         return CreatorOut.of(updated)
 
     @app.get("/v1/threads", tags=["threads"], response_model=ThreadList)
-    def list_threads(
+    async def list_threads(
         c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 50
     ) -> ThreadList:
         return ThreadList(
@@ -102,7 +104,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         )
 
     @app.get("/v1/threads/{thread_id}/messages", tags=["threads"], response_model=MessageList)
-    def list_messages(
+    async def list_messages(
         thread_id: str, c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> MessageList:
         msgs = thread_uc.list_messages(
@@ -113,7 +115,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
     @app.get(
         "/v1/threads/{thread_id}/messages/{message_id}", tags=["threads"], response_model=MessageOut
     )
-    def get_message(thread_id: str, message_id: str, c: C, caller: Caller) -> MessageOut:
+    async def get_message(thread_id: str, message_id: str, c: C, caller: Caller) -> MessageOut:
         auditor = thread_uc.Auditor(c.audit, c.clock)
         return MessageOut.of(
             thread_uc.get_message(c.threads, caller, thread_id, message_id, auditor)
@@ -135,7 +137,7 @@ def _chat_routes(app: FastAPI) -> None:
         response_model=ChatOut,
         responses={202: {"model": ChatOut}, 429: {"description": "hourly quota reached"}},
     )
-    def chat(creator_id: str, body: ChatIn, c: C, caller: Caller) -> JSONResponse:
+    async def chat(creator_id: str, body: ChatIn, c: C, caller: Caller) -> JSONResponse:
         result = chat_uc.ask(
             c,
             caller,
@@ -170,7 +172,7 @@ def _chat_routes(app: FastAPI) -> None:
         return JSONResponse(out.model_dump(), status_code=status, headers=headers)
 
     @app.put("/v1/me/profile", tags=["me"], response_model=ProfileOut)
-    def put_profile(body: ProfileIn, c: C, caller: Caller) -> ProfileOut:
+    async def put_profile(body: ProfileIn, c: C, caller: Caller) -> ProfileOut:
         profile = FanProfile(
             user_id=caller.user_id, updated_at=int(c.clock.now()), **body.model_dump()
         )
@@ -178,14 +180,14 @@ def _chat_routes(app: FastAPI) -> None:
         return ProfileOut(**vars(profile))
 
     @app.get("/v1/me/profile", tags=["me"], response_model=ProfileOut)
-    def get_profile(c: C, caller: Caller) -> ProfileOut:
+    async def get_profile(c: C, caller: Caller) -> ProfileOut:
         profile = c.users.get_profile(caller.user_id)
         if profile is None:
             raise NotFound("no profile yet")
         return ProfileOut(**vars(profile))
 
     @app.get("/v1/me/usage", tags=["me"], response_model=list[UsageOut])
-    def usage(c: C, caller: Caller) -> list[UsageOut]:
+    async def usage(c: C, caller: Caller) -> list[UsageOut]:
         return [
             UsageOut(
                 month=u.month,
@@ -197,19 +199,19 @@ def _chat_routes(app: FastAPI) -> None:
         ]
 
     @app.post("/v1/messages/{message_id}/feedback", tags=["chat"], status_code=204)
-    def feedback(message_id: str, body: FeedbackIn, c: C, caller: Caller) -> Response:
+    async def feedback(message_id: str, body: FeedbackIn, c: C, caller: Caller) -> Response:
         chat_uc.give_feedback(c, caller, message_id, body.rating, body.comment)
         return Response(status_code=204)
 
     @app.get("/v1/sessions", tags=["me"])
-    def sessions(c: C, caller: Caller) -> dict[str, object]:
+    async def sessions(c: C, caller: Caller) -> dict[str, object]:
         return {
             "current": caller.session_id,
             "sessions": [vars(x) for x in session_uc.list_sessions(c.sessions, caller)],
         }
 
     @app.post("/v1/sessions", tags=["me"], status_code=201)
-    def create_session(c: C, caller: Caller) -> dict[str, object]:
+    async def create_session(c: C, caller: Caller) -> dict[str, object]:
         # the authorizer creates a token's session on first use: this names it
         current = c.sessions.get_session(caller.session_id or "")
         if current is None:
@@ -217,7 +219,7 @@ def _chat_routes(app: FastAPI) -> None:
         return vars(current)
 
     @app.delete("/v1/sessions/{session_id}", tags=["me"])
-    def revoke_session(session_id: str, c: C, caller: Caller) -> dict[str, object]:
+    async def revoke_session(session_id: str, c: C, caller: Caller) -> dict[str, object]:
         session_uc.revoke(c.sessions, caller, session_id)
         return {
             "revoked": True,
@@ -226,15 +228,15 @@ def _chat_routes(app: FastAPI) -> None:
         }
 
     @app.get("/v1/me/export", tags=["me"])
-    def export(c: C, caller: Caller, request: Request) -> dict[str, object]:
+    async def export(c: C, caller: Caller, request: Request) -> dict[str, object]:
         return privacy.export_user_data(c, caller, request_id(request))
 
     @app.delete("/v1/me", tags=["me"])
-    def erase(c: C, caller: Caller, request: Request) -> dict[str, object]:
+    async def erase(c: C, caller: Caller, request: Request) -> dict[str, object]:
         return privacy.erase_user_data(c, caller, request_id(request))
 
     @app.get("/v1/creators/{creator_id}/trending", tags=["creators"], response_model=TrendingOut)
-    def trending(
+    async def trending(
         creator_id: str, c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 20
     ) -> TrendingOut:
         top = chat_uc.trending(c, caller, creator_id, limit=limit)

@@ -43,7 +43,7 @@ def _scope_request_id(scope: Scope) -> str:
     return str(ctx.get("requestId", ""))
 
 
-def identity(request: Request) -> Identity:
+async def identity(request: Request) -> Identity:
     """The caller as the authorizer established it (API Gateway passes its context on)."""
     ctx = aws_event(request).get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
     try:
@@ -305,7 +305,14 @@ def install_openapi(app: FastAPI) -> None:
 
 
 def install_edge(app: FastAPI) -> None:
-    """What every HTTP app installs: body limits and media types, error mapping, OpenAPI."""
+    """What every HTTP app installs: body limits and media types, error mapping, OpenAPI.
+
+    Endpoints and dependencies are ``async def`` although they block: Lambda (through
+    Mangum) and the local gateway run one request per event loop, so there is nothing to
+    keep responsive, and FastAPI would otherwise move every sync endpoint *and* every sync
+    dependency to a thread of its own pool — four thread hops per request that measured as
+    the local gateway's largest cost under load (docs/performance.md).
+    """
     app.add_middleware(RequestEdge)
     install_error_handlers(app)
     install_openapi(app)
@@ -314,7 +321,7 @@ def install_edge(app: FastAPI) -> None:
 ContainerFactory = Callable[[], Container]
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:
     """The process's container, attached to the app when it was created."""
     factory: ContainerFactory = request.app.state.container_factory
     return factory()

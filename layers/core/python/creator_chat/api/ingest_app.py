@@ -146,7 +146,7 @@ class SearchOut(BaseModel):
     results: list[SearchResult]
 
 
-def _deps(c: ContainerDep) -> uc.IngestDeps:
+async def _deps(c: ContainerDep) -> uc.IngestDeps:
     return c
 
 
@@ -169,7 +169,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         },
         openapi_extra=body_limit(MAX_DOCUMENT_BODY_BYTES),
     )
-    def submit(
+    async def submit(
         creator_id: str, body: DocumentIn, deps: D, caller: Caller, request: Request
     ) -> JSONResponse:
         rid = request_id(request)
@@ -208,31 +208,33 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         return JSONResponse(out.model_dump(), status_code=202 if submitted.created else 200)
 
     @app.post(base + "/{document_id}/complete", response_model=SubmittedOut, status_code=202)
-    def complete(
+    async def complete(
         creator_id: str, document_id: str, deps: D, caller: Caller, request: Request
     ) -> SubmittedOut:
         submitted = uc.complete_upload(deps, caller, creator_id, document_id, request_id(request))
         return SubmittedOut(document=DocumentOut.of(submitted.document), created=True)
 
     @app.get(base, response_model=DocumentList)
-    def list_documents(creator_id: str, deps: D, caller: Caller) -> DocumentList:
+    async def list_documents(creator_id: str, deps: D, caller: Caller) -> DocumentList:
         return DocumentList(
             documents=[DocumentOut.of(d) for d in uc.list_documents(deps, caller, creator_id)]
         )
 
     @app.get(base + "/{document_id}", response_model=DocumentOut)
-    def get_document(creator_id: str, document_id: str, deps: D, caller: Caller) -> DocumentOut:
+    async def get_document(
+        creator_id: str, document_id: str, deps: D, caller: Caller
+    ) -> DocumentOut:
         return DocumentOut.of(uc.get_document(deps, caller, creator_id, document_id))
 
     @app.delete(base + "/{document_id}")
-    def delete_document(
+    async def delete_document(
         creator_id: str, document_id: str, deps: D, caller: Caller, request: Request
     ) -> dict[str, object]:
         removed = uc.delete_document(deps, caller, creator_id, document_id, request_id(request))
         return {"deleted": True, "document_id": document_id, "chunks_removed": removed}
 
     @app.post("/v1/creators/{creator_id}/search", response_model=SearchOut)
-    def search(creator_id: str, body: SearchIn, deps: D, caller: Caller) -> SearchOut:
+    async def search(creator_id: str, body: SearchIn, deps: D, caller: Caller) -> SearchOut:
         hits = uc.search(
             deps, caller, creator_id, body.query, top_k=body.top_k, video_id=body.video_id
         )

@@ -207,6 +207,7 @@ class LocalRuntime:
             self.functions[self.declaration.authorizer_function],
             static=StaticSite(dev_sign_in=bool(dev_sign_in)),
             local_routes=local_routes,
+            max_concurrency=int(os.environ.get("CREATOR_CHAT_GATEWAY_THREADS", "64")),
         )
         self._start_http()
         logger.info("local runtime started", extra={"url": self.url, "mode": self.mode})

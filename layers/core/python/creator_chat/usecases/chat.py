@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -103,6 +103,9 @@ class ChatDeps(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def clock(self) -> Clock: ...
+    def unit_of_work(self) -> AbstractContextManager[object]:
+        """Writes that commit together (one transaction in the embedded database)."""
+        ...
 
 
 @dataclass
@@ -317,7 +320,9 @@ def ask(
         creator = _active_creator(deps, creator_id)
     with _timed(timings, "quota"):
         quota = check_quota(deps, caller)
-    with _timed(timings, "thread"):
+    # The question, its thread and the trending count commit together (one transaction in
+    # the embedded database, where each commit is most of a write's cost).
+    with _timed(timings, "thread"), deps.unit_of_work():
         thread = _thread_for(deps, caller, creator, thread_id, question)
         first_turn = thread.message_count == 0
         history = (
@@ -340,7 +345,7 @@ def ask(
             deps.threads.append_message(thread, user_msg)
         else:
             deps.threads.create_thread(thread, user_msg)
-    _record_trending(deps, caller, creator, question)
+        _record_trending(deps, caller, creator, question)
     try:
         return _answer(
             deps,
@@ -505,7 +510,7 @@ def _finish(
     citations: list[Citation],
     generation: Generation,
 ) -> None:
-    with _timed(result.timings_ms, "persist"):
+    with _timed(result.timings_ms, "persist"), deps.unit_of_work():
         message = Message(
             message_id=result.message_id,
             thread_id=thread.thread_id,
