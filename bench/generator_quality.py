@@ -101,7 +101,7 @@ def main() -> None:
     creator, chunks, files, questions = load_demo()
     model = LocalEmbedder()
     started = time.perf_counter()
-    index = LocalVectorIndex(None)
+    index = LocalVectorIndex()
     index.upsert(CREATOR_ID, chunks, model.embed([c.text for c in chunks]))
     print(f"indexed {len(chunks)} chunks in {time.perf_counter() - started:.1f} s")
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from creator_chat.adapters.embedded.local_index import LocalVectorIndex
@@ -86,7 +84,7 @@ def main() -> int:
     rng = np.random.default_rng(42)
 
     chunks, vectors = build_corpus(rng, args.chunks, args.creators)
-    index = LocalVectorIndex(None)
+    index = LocalVectorIndex()
     start = time.perf_counter()
     for c in range(args.creators):
         rows = [i for i in range(c, args.chunks, args.creators)]
@@ -106,17 +104,6 @@ def main() -> int:
     ]
 
     per_creator = args.chunks // args.creators
-    with tempfile.TemporaryDirectory() as tmp:
-        disk = LocalVectorIndex(Path(tmp))
-        mine = [i for i in range(0, args.chunks, args.creators)]
-        start = time.perf_counter()
-        disk.upsert("creator-0", [chunks[i] for i in mine], vectors[mine])
-        persist_s = time.perf_counter() - start
-        start = time.perf_counter()
-        LocalVectorIndex(Path(tmp)).count("creator-0")
-        load_s = time.perf_counter() - start
-        size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
-
     print(f"LocalVectorIndex: {args.chunks:,} chunks x {DIM} float32, {args.creators} creators "
           f"({per_creator:,} each), top-{TOP_K}, {args.queries} queries per row")  # fmt: skip
     print(f"build (in memory, batches of 1000): {build_s:.1f} s")
@@ -127,9 +114,7 @@ def main() -> int:
             f"{name:<16} {percentile_ms(samples, 50):8.2f} {percentile_ms(samples, 99):8.2f} "
             f"{max(samples) * 1000:8.2f}"
         )
-    print()
-    print(f"one creator ({per_creator:,} chunks) to disk: upsert+persist {persist_s:.2f} s, "
-          f"cold load {load_s:.2f} s, file {size_mb:.1f} MB")  # fmt: skip
+    print("\n(on disk, the embedded default keeps chunks in SQLite: bench/embedded_store.py)")
     return 0
 
 

@@ -98,3 +98,27 @@ def test_a_second_server_on_the_same_data_dir_is_refused(tmp_path: Path):
         lock_data_dir(tmp_path)
     held.close()
     lock_data_dir(tmp_path).close()  # free again once the first one is gone
+
+
+def test_purge_takes_a_threads_messages_and_ratings_with_it(tmp_path: Path):
+    from creator_chat.adapters.embedded.threads import EmbeddedThreadStore
+    from creator_chat.clock import FixedClock
+    from creator_chat.domain.models import Feedback, Message, Thread
+
+    db = Database(tmp_path / DATABASE_FILE)
+    clock = FixedClock(1_000)
+    threads = EmbeddedThreadStore(db, clock, idle_ttl_s=100)
+    old = Thread("th_old", "fan", "cr_a", 1_000, 1_000, 1_100)
+    new = Thread("th_new", "fan", "cr_a", 1_000, 1_000, 1_100)
+    for t in (old, new):
+        threads.create_thread(
+            t, Message(f"{t.thread_id}-1", t.thread_id, "fan", "cr_a", "user", "q", 1_000)
+        )
+        threads.put_feedback(Feedback(f"{t.thread_id}-1", "fan", "cr_a", t.thread_id, "up"))
+    clock.advance(60)
+    threads.append_message(new, Message("th_new-2", "th_new", "fan", "cr_a", "user", "q2", 1_060))
+    removed = db.purge_expired(1_120)  # the old thread expired at 1_100, the new one at 1_160
+    assert removed["threads"] == 1 and removed["messages"] == 1 and removed["feedback"] == 1
+    left = {r[0] for r in db.query("SELECT message_id FROM messages")}
+    assert left == {"th_new-1", "th_new-2"}
+    db.close()

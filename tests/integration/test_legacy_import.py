@@ -6,9 +6,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 from boto3.dynamodb.types import TypeSerializer
 from creator_chat.adapters.aws.dynamodb.base import _to_ddb
-from creator_chat.adapters.embedded.local_index import LocalVectorIndex
 from creator_chat.container import Container
 from creator_chat.domain.models import Chunk, Creator, MessageStatus, Session
 from creator_chat.local.legacy import import_legacy_data_dir
@@ -127,12 +127,14 @@ def old_data_dir(root: Path) -> None:
             },
         ],
     )
-    index = LocalVectorIndex(root / "index")
-    index.replace_document(
-        "cr_old",
-        "doc_1",
-        [Chunk("doc_1-0", "cr_old", "doc_1", "A bowline makes a fixed loop.", "Knots")],
-        [[1.0, 0.0, 0.0]],
+    # the old runtime's index file: vectors and JSON metadata in one .npz per creator
+    chunk = Chunk("doc_1-0", "cr_old", "doc_1", "A bowline makes a fixed loop.", "Knots")
+    meta = {"format": 1, "creator_id": "cr_old", "dimension": 3, "chunks": [asdict(chunk)]}
+    (root / "index").mkdir()
+    np.savez(
+        root / "index" / "0123abcd.npz",
+        vectors=np.array([[1.0, 0.0, 0.0]], dtype=np.float32),
+        meta=np.array(json.dumps(meta)),
     )
     blob = root / "emulator" / "s3" / "raw-uploads" / "cr_old" / "doc_1" / "h1"
     blob.parent.mkdir(parents=True)

@@ -1,10 +1,12 @@
-"""LocalVectorIndex: tenancy, persistence, replace/delete, filters, hybrid scoring, threads."""
+"""LocalVectorIndex (in memory): tenancy, replace/delete, filters, hybrid scoring, threads.
+
+Its durable form, the embedded index over the database, is tested in
+``test_embedded_vector_index.py``."""
 
 from __future__ import annotations
 
 import math
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,7 +44,7 @@ def at_cosine(vec: list[float], cosine: float, seed: int = 99) -> list[float]:
 
 
 def test_identical_text_never_crosses_creators() -> None:
-    index: VectorIndex = LocalVectorIndex(None)
+    index: VectorIndex = LocalVectorIndex()
     same_text, same_vec = "how I light my studio", unit(1)
     index.upsert("alice", [chunk("alice", "c1", same_text)], [same_vec])
     index.upsert("bob", [chunk("bob", "c1", same_text)], [same_vec])
@@ -55,27 +57,13 @@ def test_identical_text_never_crosses_creators() -> None:
 
 
 def test_upsert_rejects_a_chunk_of_another_creator() -> None:
-    index = LocalVectorIndex(None)
+    index = LocalVectorIndex()
     with pytest.raises(InvalidInput):
         index.upsert("alice", [chunk("bob", "c1", "x")], [unit(1)])
 
 
-def test_data_survives_a_restart(tmp_path: Path) -> None:
-    LocalVectorIndex(tmp_path).upsert(
-        "alice",
-        [chunk("alice", "c1", "lighting"), chunk("alice", "c2", "audio")],
-        [unit(1), unit(2)],
-    )
-
-    reopened = LocalVectorIndex(tmp_path)
-    assert reopened.count("alice") == 2
-    assert reopened.search("alice", unit(2), "", top_k=1)[0].chunk.chunk_id == "c2"
-    assert reopened.count("bob") == 0
-    assert not list(tmp_path.rglob(".tmp-*"))  # atomic writes leave no temp files
-
-
-def test_upsert_replaces_an_existing_chunk_id(tmp_path: Path) -> None:
-    index = LocalVectorIndex(tmp_path)
+def test_upsert_replaces_an_existing_chunk_id() -> None:
+    index = LocalVectorIndex()
     index.upsert("alice", [chunk("alice", "c1", "old words")], [unit(1)])
     index.upsert("alice", [chunk("alice", "c1", "new words")], [unit(2)])
 
@@ -86,13 +74,11 @@ def test_upsert_replaces_an_existing_chunk_id(tmp_path: Path) -> None:
     assert hit.score == pytest.approx(0.8 * 0.5 + 0.2 * 1.0, abs=1e-5)  # the only keyword match
     # the old words left the keyword index: only the cosine remains
     assert index.search("alice", query, "old", top_k=5)[0].score == pytest.approx(0.5, abs=1e-5)
-    assert LocalVectorIndex(tmp_path).search("alice", unit(2), "", top_k=1)[0].chunk.text == (
-        "new words"
-    )
+    assert index.search("alice", unit(2), "", top_k=1)[0].chunk.text == "new words"
 
 
-def test_replace_document_swaps_its_chunks_and_keeps_others(tmp_path: Path) -> None:
-    index = LocalVectorIndex(tmp_path)
+def test_replace_document_swaps_its_chunks_and_keeps_others() -> None:
+    index = LocalVectorIndex()
     index.upsert(
         "alice",
         [chunk("alice", "a", "old a", doc="d1"), chunk("alice", "b", "old b", doc="d1"),
@@ -102,15 +88,14 @@ def test_replace_document_swaps_its_chunks_and_keeps_others(tmp_path: Path) -> N
 
     index.replace_document("alice", "d1", [chunk("alice", "b", "new b", doc="d1")], [unit(4)])
 
-    reopened = LocalVectorIndex(tmp_path)
-    assert (reopened.count("alice", "d1"), reopened.count("alice", "d2")) == (1, 1)
-    assert reopened.search("alice", unit(4), "", top_k=1)[0].chunk.text == "new b"
+    assert (index.count("alice", "d1"), index.count("alice", "d2")) == (1, 1)
+    assert index.search("alice", unit(4), "", top_k=1)[0].chunk.text == "new b"
     with pytest.raises(InvalidInput):
         index.replace_document("alice", "d1", [chunk("alice", "q", "x", doc="d2")], [unit(5)])
 
 
-def test_delete_document_removes_only_that_document(tmp_path: Path) -> None:
-    index = LocalVectorIndex(tmp_path)
+def test_delete_document_removes_only_that_document() -> None:
+    index = LocalVectorIndex()
     index.upsert(
         "alice",
         [
@@ -126,11 +111,10 @@ def test_delete_document_removes_only_that_document(tmp_path: Path) -> None:
     assert index.delete_document("alice", "d1") == 0
     assert (index.count("alice"), index.count("alice", "d2"), index.count("bob", "d1")) == (1, 1, 1)
     assert [h.chunk.chunk_id for h in index.search("alice", unit(1), "x", top_k=5)] == ["c"]
-    assert LocalVectorIndex(tmp_path).count("alice") == 1
 
 
 def test_video_filter_and_chunks_for_video_in_playback_order() -> None:
-    index = LocalVectorIndex(None)
+    index = LocalVectorIndex()
     index.upsert(
         "alice",
         [
@@ -150,7 +134,7 @@ def test_video_filter_and_chunks_for_video_in_playback_order() -> None:
 
 
 def test_exact_keyword_match_outranks_unrelated_chunks_with_equal_vectors() -> None:
-    index = LocalVectorIndex(None)
+    index = LocalVectorIndex()
     texts = [
         "my favourite shotgun microphone is the rode ntg",
         "colour grading in resolve",
@@ -173,7 +157,7 @@ def test_exact_keyword_match_outranks_unrelated_chunks_with_equal_vectors() -> N
 def test_keyword_evidence_lifts_but_never_lowers_below_the_cosine() -> None:
     # The FAQ failure of the plain 0.7 / 0.3 mix: the chunk that answers in other words lost
     # 30% of its score to any chunk sharing a generic word with the question.
-    index = LocalVectorIndex(None)
+    index = LocalVectorIndex()
     query = unit(3)
     answer = chunk("alice", "answer", "match statements cover that since 3.10", doc="d1")
     generic = chunk("alice", "generic", "a statement in python", doc="d2")
@@ -195,7 +179,7 @@ def test_tokenize_drops_negations_and_keeps_c_plus_plus() -> None:
 
 
 def test_score_keeps_absolute_cosine_so_a_floor_is_meaningful() -> None:
-    index = LocalVectorIndex(None)
+    index = LocalVectorIndex()
     base = np.array(unit(1))
     orthogonal = np.array(unit(2)) - base * float(np.dot(unit(2), base))
     orthogonal /= np.linalg.norm(orthogonal)
@@ -205,8 +189,8 @@ def test_score_keeps_absolute_cosine_so_a_floor_is_meaningful() -> None:
     assert hit.score == pytest.approx(0.0, abs=1e-5)  # the best hit, but not relevant
 
 
-def test_concurrent_upserts_and_searches(tmp_path: Path) -> None:
-    index = LocalVectorIndex(tmp_path)
+def test_concurrent_upserts_and_searches() -> None:
+    index = LocalVectorIndex()
     errors: list[BaseException] = []
 
     def work(n: int) -> None:
@@ -229,4 +213,3 @@ def test_concurrent_upserts_and_searches(tmp_path: Path) -> None:
 
     assert errors == []
     assert sum(index.count(f"creator-{k}") for k in range(3)) == 0
-    assert LocalVectorIndex(tmp_path).count("creator-0") == 0

@@ -1,4 +1,5 @@
-"""The local runtime: the real Lambda handlers behind a local API gateway, on an emulator."""
+"""The local runtime: the real Lambda handlers behind a local API gateway, on the embedded
+family by default (or the AWS adapters against moto or LocalStack)."""
 
 import os
 

@@ -13,7 +13,7 @@ Why these settings:
   turns a 0.2 ms write into tens of milliseconds. ``BEGIN IMMEDIATE`` takes SQLite's write
   lock at the start of a transaction, so a transaction that read before writing can never
   fail with a lock upgrade error half-way. ``busy_timeout`` still covers another process
-  (``creator-chat import-snapshot`` while nothing serves).
+  (``sqlite3 … ".backup …"`` while the server runs).
 - **Transactions nest by joining**: a store's write opens a transaction; called inside a
   unit of work (``with db.transaction():`` in a use case) it joins the outer one, so a
   document's chunks and its ``done`` status commit together or not at all.
@@ -210,11 +210,18 @@ class Database:
     # -- housekeeping --------------------------------------------------------------------
     def purge_expired(self, now: float) -> dict[str, int]:
         """Delete what has expired (reads already treat it as absent); rows per table."""
-        from creator_chat.adapters.embedded.schema import EXPIRING_TABLES
+        from creator_chat.adapters.embedded.schema import EXPIRING_TABLES, PURGED_WITH
 
         removed: dict[str, int] = {}
         for table, column in EXPIRING_TABLES:
             with self.transaction() as conn:
+                for child, key, parent in PURGED_WITH:
+                    if parent == table:
+                        removed[child] = conn.execute(
+                            f"DELETE FROM {child} WHERE {key} IN (SELECT {key} FROM {parent}"  # noqa: S608
+                            f" WHERE {column} IS NOT NULL AND {column} <= ?)",
+                            (int(now),),
+                        ).rowcount
                 cur = conn.execute(
                     f"DELETE FROM {table} WHERE {column} IS NOT NULL AND {column} <= ?",  # noqa: S608
                     (int(now),),

@@ -2,9 +2,8 @@
 
 Every creator has its own shard (a float32 matrix, its chunks and its keyword postings), so a
 query can only ever touch the rows of the creator it names: tenancy is structural, not a
-filter that could be forgotten. With ``data_dir`` set, each shard is one ``.npz`` file
-(vectors + JSON metadata in the same file, so the two can never disagree), rewritten
-atomically (temp file + ``os.replace``) after every change and loaded lazily on first use.
+filter that could be forgotten. It keeps nothing on disk: the embedded default's durable
+index is the database's ``chunks`` table, mirrored into this one (``vector_index.py``).
 
 Scores (the OpenSearch adapter's ``hybrid_score`` applies the same formula)::
 
@@ -64,18 +63,12 @@ numpy per query term (term arrays cached until the next change).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import re
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -290,10 +283,9 @@ def _keyword_tokens(chunk: Chunk) -> list[str]:
 class LocalVectorIndex:
     """In-process hybrid index for the local runtime and tests; see the module docstring."""
 
-    def __init__(self, data_dir: Path | None = None, *, dense_weight: float = DEFAULT_DENSE_WEIGHT):
+    def __init__(self, *, dense_weight: float = DEFAULT_DENSE_WEIGHT):
         if not 0.0 <= dense_weight <= 1.0:
             raise ValueError("dense_weight must be within [0, 1]")
-        self._dir = Path(data_dir) if data_dir is not None else None
         self._dense_weight = dense_weight
         self._shards: dict[str, _Shard] = {}
         self._lock = threading.RLock()  # guards _shards; each shard has its own lock
@@ -338,7 +330,6 @@ class LocalVectorIndex:
                     raise InvalidInput(
                         f"vector dimension {matrix.shape[1]} != index dimension {shard.dimension}"
                     )
-            changed = False
             if replace_document is not None:
                 keep = {c.chunk_id for c in chunks}
                 stale = [
@@ -346,21 +337,15 @@ class LocalVectorIndex:
                     for i, c in enumerate(shard.chunks)
                     if c.document_id == replace_document and c.chunk_id not in keep
                 ]
-                changed = shard.remove_rows(stale) > 0
+                shard.remove_rows(stale)
             if matrix is not None:
                 shard.put(chunks, matrix)
-                changed = True
-            if changed:
-                self._persist(shard)
 
     def delete_document(self, creator_id: str, document_id: str) -> int:
         shard = self._shard(creator_id)
         with shard.lock:
             rows = [i for i, c in enumerate(shard.chunks) if c.document_id == document_id]
-            removed = shard.remove_rows(rows)
-            if removed:
-                self._persist(shard)
-            return removed
+            return shard.remove_rows(rows)
 
     def search(
         self,
@@ -420,62 +405,12 @@ class LocalVectorIndex:
                 return len(shard.chunks)
             return sum(1 for c in shard.chunks if c.document_id == document_id)
 
-    # -- persistence ---------------------------------------------------------------------
-
     def _shard(self, creator_id: str) -> _Shard:
         with self._lock:
             shard = self._shards.get(creator_id)
             if shard is None:
-                shard = self._load(creator_id) or _Shard(creator_id)
-                self._shards[creator_id] = shard
+                shard = self._shards[creator_id] = _Shard(creator_id)
             return shard
-
-    def _path(self, creator_id: str) -> Path:
-        assert self._dir is not None
-        # Hashed so that no creator id can name a path outside the directory.
-        digest = hashlib.sha256(creator_id.encode()).hexdigest()[:32]
-        return self._dir / f"{digest}.npz"
-
-    def _persist(self, shard: _Shard) -> None:
-        if self._dir is None:
-            return
-        self._dir.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "format": _FILE_FORMAT,
-            "creator_id": shard.creator_id,
-            "dimension": shard.dimension,
-            "chunks": [{f: getattr(c, f) for f in _CHUNK_FIELDS} for c in shard.chunks],
-        }
-        path = self._path(shard.creator_id)
-        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, vectors=shard.matrix, meta=np.array(json.dumps(meta)))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def _load(self, creator_id: str) -> _Shard | None:
-        if self._dir is None:
-            return None
-        path = self._path(creator_id)
-        if not path.exists():
-            return None
-        with np.load(path, allow_pickle=False) as data:
-            meta: dict[str, Any] = json.loads(str(data["meta"]))
-            matrix = np.asarray(data["vectors"], dtype=np.float32)
-        if meta.get("creator_id") != creator_id:  # a hash collision or a foreign file
-            raise RuntimeError(f"index file {path} does not belong to creator {creator_id!r}")
-        chunks = [Chunk(**c) for c in meta["chunks"]]
-        shard = _Shard(creator_id, dimension=meta["dimension"])
-        if meta["dimension"] is not None:
-            shard.matrix = np.zeros((0, int(meta["dimension"])), dtype=np.float32)
-        if chunks:
-            shard.put(chunks, matrix)
-        return shard
 
 
 def hybrid_scores(cosines: FloatArray, keyword: FloatArray, dense_weight: float) -> FloatArray:

@@ -180,11 +180,17 @@ CREATE INDEX chunks_by_document ON chunks (creator_id, document_id);
 
 MIGRATIONS: tuple[str, ...] = (V1,)
 
+# Rows that live exactly as long as a parent row: (table, key, parent table), purged with the
+# parent (messages and ratings with their thread: an append then never rewrites a thread's
+# older rows to push their expiry, which made appends slower as a thread grew).
+PURGED_WITH: tuple[tuple[str, str, str], ...] = (
+    ("messages", "thread_id", "threads"),
+    ("feedback", "thread_id", "threads"),
+)
+
 # (table, column) pairs whose rows are deleted once the column's epoch second has passed
 EXPIRING_TABLES: tuple[tuple[str, str], ...] = (
     ("threads", "expires_at"),
-    ("messages", "expires_at"),
-    ("feedback", "expires_at"),
     ("sessions", "expires_at"),
     ("rate_limits", "expires_at"),
     ("audit", "expires_at"),

@@ -61,7 +61,7 @@ class EmbeddedThreadStore(EmbeddedStore):
                 ):
                     raise Conflict("thread already exists") from err
                 retried = True
-            inserted = self._insert_message(conn, first, thread.expires_at)
+            inserted = self._insert_message(conn, first)
             if retried and inserted:
                 # the thread is there but this is not its first message: not a retry
                 raise Conflict("thread already exists")
@@ -103,8 +103,10 @@ class EmbeddedThreadStore(EmbeddedStore):
 
     # -- messages --------------------------------------------------------------------------
     def append_message(self, thread: Thread, message: Message) -> None:
-        """Write the message into the live thread of ``message.user_id`` and push the expiry
-        of the thread and everything in it to now + ``idle_ttl_s``, in one transaction."""
+        """Write the message into the live thread of ``message.user_id`` and push the thread's
+        expiry to now + ``idle_ttl_s``, in one transaction. Messages and ratings carry no
+        expiry of their own: they live exactly as long as their thread (every read joins it,
+        and the purge removes them with it), so an append costs the same in a long thread."""
         _check_same_thread(thread, message)
         now = self._now()
         expires = now + self._idle_ttl_s
@@ -121,7 +123,7 @@ class EmbeddedThreadStore(EmbeddedStore):
             if not rows:
                 raise NotFound("thread not found or expired")
             count = int(rows[0]["message_count"])
-            if self._insert_message(conn, message, expires):
+            if self._insert_message(conn, message):
                 conn.execute(
                     "UPDATE threads SET message_count = message_count + 1,"
                     " data = json_set(data, '$.message_count', message_count + 1)"
@@ -129,29 +131,20 @@ class EmbeddedThreadStore(EmbeddedStore):
                     (thread.thread_id,),
                 )
                 count += 1
-            # Every row of the thread moves with it, so no message or rating ever expires
-            # before its thread (and the purge takes them all in the same run).
-            for table in ("messages", "feedback"):
-                conn.execute(
-                    f"UPDATE {table} SET expires_at = ?"  # noqa: S608 (a constant table name)
-                    " WHERE thread_id = ? AND expires_at < ?",
-                    (expires, thread.thread_id, expires),
-                )
         thread.last_activity_at, thread.expires_at, thread.message_count = now, expires, count
 
-    def _insert_message(self, conn: sqlite3.Connection, message: Message, expires: int) -> bool:
+    def _insert_message(self, conn: sqlite3.Connection, message: Message) -> bool:
         """Insert the message; False when this very message is stored already (a retry),
         Conflict when another one holds its id."""
         try:
             conn.execute(
                 "INSERT INTO messages (thread_id, message_id, user_id, status, expires_at, data)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, NULL, ?)",
                 (
                     message.thread_id,
                     message.message_id,
                     message.user_id,
                     message.status.value,
-                    expires,
                     to_json(message),
                 ),
             )
@@ -239,7 +232,7 @@ class EmbeddedThreadStore(EmbeddedStore):
         thread."""
         with self._db.transaction() as conn:
             row = conn.execute(
-                "SELECT expires_at FROM threads WHERE thread_id = ?"
+                "SELECT 1 FROM threads WHERE thread_id = ?"
                 " AND (expires_at IS NULL OR expires_at > ?)",
                 (feedback.thread_id, self._now()),
             ).fetchone()
@@ -247,22 +240,17 @@ class EmbeddedThreadStore(EmbeddedStore):
                 raise NotFound("thread not found")
             conn.execute(
                 "INSERT INTO feedback (thread_id, message_id, user_id, expires_at, data)"
-                " VALUES (?, ?, ?, ?, ?)"
+                " VALUES (?, ?, ?, NULL, ?)"
                 " ON CONFLICT (thread_id, message_id, user_id) DO UPDATE SET"
-                " expires_at = excluded.expires_at, data = excluded.data",
-                (
-                    feedback.thread_id,
-                    feedback.message_id,
-                    feedback.user_id,
-                    row["expires_at"],
-                    to_json(feedback),
-                ),
+                " data = excluded.data",
+                (feedback.thread_id, feedback.message_id, feedback.user_id, to_json(feedback)),
             )
 
     def list_feedback(self, user_id: str) -> list[Feedback]:
         rows = self._db.query(
-            "SELECT data FROM feedback WHERE user_id = ?"
-            " AND (expires_at IS NULL OR expires_at > ?) ORDER BY thread_id, message_id",
+            "SELECT f.data FROM feedback f JOIN threads t ON t.thread_id = f.thread_id"
+            " WHERE f.user_id = ? AND (t.expires_at IS NULL OR t.expires_at > ?)"
+            " ORDER BY f.thread_id, f.message_id",
             (user_id, self._now()),
         )
         return [from_json(Feedback, r["data"]) for r in rows]
