@@ -258,6 +258,7 @@ class LocalRuntime:
         local_routes[UPLOAD_ROUTE_KEY] = upload_route(
             container.blobs, max_bytes=container.settings.max_document_bytes
         )
+        threading.Thread(target=container.index.preload, name="index-preload", daemon=True).start()
         self._purge_thread = threading.Thread(
             target=self._purge_loop, args=(container,), name="purge", daemon=True
         )
