@@ -249,7 +249,7 @@ class FlakyIndex(LocalVectorIndex):
     """The in-memory local index; every query fails while ``down`` is set."""
 
     def __init__(self) -> None:
-        super().__init__(None)
+        super().__init__()
         self.down = False
         self.queries = 0
 

@@ -47,7 +47,7 @@ class FaultyIndex(LocalVectorIndex):
     """The in-memory local index, except that writing a poisoned document always fails."""
 
     def __init__(self, poisoned: set[str] | None = None) -> None:
-        super().__init__(None)
+        super().__init__()
         self.poisoned = poisoned if poisoned is not None else set()
         self.writes: Counter[str] = Counter()
 
