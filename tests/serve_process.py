@@ -19,7 +19,9 @@ from creator_chat.local.runtime import free_port
 
 
 @contextmanager
-def server(data_dir: Path, secret: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def server(
+    data_dir: Path, secret: str, *args: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("CREATOR_CHAT_", "AWS_ENDPOINT"))
@@ -35,6 +37,7 @@ def server(data_dir: Path, secret: str) -> Iterator[tuple[str, subprocess.Popen[
         "--data-dir",
         str(data_dir),
         "--no-demo",
+        *args,
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
