@@ -122,3 +122,16 @@ def test_purge_takes_a_threads_messages_and_ratings_with_it(tmp_path: Path):
     left = {r[0] for r in db.query("SELECT message_id FROM messages")}
     assert left == {"th_new-1", "th_new-2"}
     db.close()
+
+
+def test_a_failed_nested_write_is_undone_alone_and_the_unit_of_work_still_commits(
+    tmp_path: Path,
+):
+    db = Database(tmp_path / DATABASE_FILE)
+    with db.transaction():
+        db.execute("INSERT INTO meta (key, value) VALUES ('kept', '1')")
+        with pytest.raises(sqlite3.IntegrityError), db.transaction():
+            db.execute("INSERT INTO meta (key, value) VALUES ('half', '1')")
+            db.execute("INSERT INTO meta (key, value) VALUES ('kept', 'duplicate')")
+    assert [r[0] for r in db.query("SELECT key FROM meta ORDER BY key")] == ["kept"]
+    db.close()

@@ -241,12 +241,11 @@ class LocalRuntime:
             },
         )
         for worker in self.declaration.workers:
-            queue = self.declaration.queue(worker.queue)
-            if self.visibility_timeout_s is not None:
-                from dataclasses import replace
-
-                queue = replace(queue, visibility_timeout_s=self.visibility_timeout_s)
-            source = EmbeddedSource(container.job_queue(worker.queue), queue)
+            source = EmbeddedSource(
+                container.job_queue(worker.queue),
+                self.declaration.queue(worker.queue),
+                visibility_timeout_s=self.visibility_timeout_s,
+            )
             poller = QueuePoller(
                 source,
                 self.functions[worker.function],

@@ -14,9 +14,10 @@ Why these settings:
   lock at the start of a transaction, so a transaction that read before writing can never
   fail with a lock upgrade error half-way. ``busy_timeout`` still covers another process
   (``sqlite3 … ".backup …"`` while the server runs).
-- **Transactions nest by joining**: a store's write opens a transaction; called inside a
-  unit of work (``with db.transaction():`` in a use case) it joins the outer one, so a
-  document's chunks and its ``done`` status commit together or not at all.
+- **Transactions nest as savepoints**: a store's write opens a transaction; called inside a
+  unit of work (``with db.transaction():`` in a use case) it becomes a savepoint of the outer
+  one, so a document's chunks and its ``done`` status commit together or not at all, while a
+  best-effort write that fails inside (usage, trending) is undone alone.
   ``after_commit`` callbacks run once the outermost transaction has committed (the vector
   index refreshes its in-memory rows from what was committed).
 - **Schema versions** live in ``PRAGMA user_version``; ``schema.MIGRATIONS`` moves an older
@@ -112,12 +113,22 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; inside another one on this thread, it joins that one."""
+        """A write transaction; inside another one on this thread, a savepoint of that one: a
+        nested block that fails is undone alone (the caller may carry on), one that succeeds
+        commits with the outer transaction."""
         conn = self.connection()
         if self._local.depth > 0:
             self._local.depth += 1
+            savepoint = f"sp{self._local.depth}"
+            _execute(conn, f"SAVEPOINT {savepoint}")
             try:
                 yield conn
+                _execute(conn, f"RELEASE {savepoint}")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute(f"ROLLBACK TO {savepoint}")
+                    conn.execute(f"RELEASE {savepoint}")
+                raise
             finally:
                 self._local.depth -= 1
             return
@@ -127,24 +138,16 @@ class Database:
             self._local.hooks = []
             try:
                 yield conn
-            except BaseException:
-                self._local.depth = 0
-                self._local.hooks = []
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
-            try:
                 _execute(conn, "COMMIT")
             except BaseException:
-                self._local.depth = 0
-                self._local.hooks = []
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise
-            self._local.depth = 0
+            finally:
+                self._local.depth = 0
+                hooks, self._local.hooks = self._local.hooks, []
             self.commits += 1
-            hooks, self._local.hooks = self._local.hooks, []
-        for hook in hooks:
+        for hook in hooks:  # only reached after a commit: a rollback drops them
             hook()
 
     def after_commit(self, hook: Callable[[], None]) -> None:

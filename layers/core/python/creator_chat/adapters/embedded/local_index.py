@@ -149,6 +149,20 @@ def unit_rows(vectors: Vectors) -> FloatArray:
     return unit
 
 
+def checked_rows(
+    creator_id: str, document_id: str | None, chunks: Sequence[Chunk], vectors: Vectors
+) -> FloatArray | None:
+    """The chunks' vectors as unit rows (None for no chunks), once every chunk is the named
+    creator's (and document's) and has exactly one vector."""
+    if len(chunks) != len(vectors):
+        raise InvalidInput("one vector per chunk is required")
+    if any(c.creator_id != creator_id for c in chunks):
+        raise InvalidInput("chunk belongs to another creator")
+    if document_id is not None and any(c.document_id != document_id for c in chunks):
+        raise InvalidInput("chunk belongs to another document")
+    return unit_rows(vectors) if chunks else None
+
+
 def unit_vector(values: Sequence[float] | FloatArray) -> FloatArray:
     """Float32 copy scaled to unit length (a zero vector stays zero)."""
     vec = np.asarray(values, dtype=np.float32).reshape(-1)
@@ -304,8 +318,6 @@ class LocalVectorIndex:
         vectors: Vectors,
     ) -> None:
         """Swap the document's chunks for ``chunks`` in one step under the creator's lock."""
-        if any(c.document_id != document_id for c in chunks):
-            raise InvalidInput("chunk belongs to another document")
         self._write(creator_id, document_id, chunks, vectors)
 
     def _write(
@@ -315,11 +327,7 @@ class LocalVectorIndex:
         chunks: Sequence[Chunk],
         vectors: Vectors,
     ) -> None:
-        if len(chunks) != len(vectors):
-            raise InvalidInput("one vector per chunk is required")
-        if any(c.creator_id != creator_id for c in chunks):
-            raise InvalidInput("chunk belongs to another creator")
-        matrix = unit_rows(vectors) if chunks else None
+        matrix = checked_rows(creator_id, replace_document, chunks, vectors)
         shard = self._shard(creator_id)
         with shard.lock:
             if matrix is not None:

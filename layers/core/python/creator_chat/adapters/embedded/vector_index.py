@@ -28,7 +28,7 @@ from dataclasses import asdict
 import numpy as np
 
 from creator_chat.adapters.embedded.database import Database
-from creator_chat.adapters.embedded.local_index import LocalVectorIndex, Vectors, unit_rows
+from creator_chat.adapters.embedded.local_index import LocalVectorIndex, Vectors, checked_rows
 from creator_chat.domain.models import Chunk, SearchHit
 from creator_chat.errors import InvalidInput
 from creator_chat.observability import logger
@@ -60,8 +60,6 @@ class EmbeddedVectorIndex:
         self, creator_id: str, document_id: str, chunks: Sequence[Chunk], vectors: Vectors
     ) -> None:
         """Swap the document's chunks for ``chunks`` in one transaction."""
-        if any(c.document_id != document_id for c in chunks):
-            raise InvalidInput("chunk belongs to another document")
         self._write(creator_id, document_id, chunks, vectors)
 
     def _write(
@@ -71,11 +69,7 @@ class EmbeddedVectorIndex:
         chunks: Sequence[Chunk],
         vectors: Vectors,
     ) -> None:
-        if len(chunks) != len(vectors):
-            raise InvalidInput("one vector per chunk is required")
-        if any(c.creator_id != creator_id for c in chunks):
-            raise InvalidInput("chunk belongs to another creator")
-        matrix = unit_rows(vectors) if chunks else None
+        matrix = checked_rows(creator_id, replace_document, chunks, vectors)
         dimension = int(matrix.shape[1]) if matrix is not None else 0
         touched: set[str] = {c.document_id for c in chunks}
         with self._db.transaction() as conn:
