@@ -12,6 +12,8 @@ def _serve(args: argparse.Namespace) -> int:
     from creator_chat.adapters.embedded.database import SchemaTooNew
     from creator_chat.local.runtime import DataDirInUse, LocalRuntime
 
+    _raise_open_files_limit()
+
     runtime = LocalRuntime(
         host=args.host,
         port=args.port,
@@ -40,6 +42,17 @@ def _serve(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os._exit(0)
     return 0
+
+
+def _raise_open_files_limit(want: int = 65_536) -> None:
+    """Each fan's connection is a file descriptor: a soft limit of 1,024 (a common default)
+    would refuse connections long before the server is busy. Raise it toward the hard limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _token(args: argparse.Namespace) -> int:
