@@ -224,6 +224,7 @@ class FunctionsConstruct(Construct):
             "CREATOR_CHAT_RESOURCE_PREFIX": config.resource_prefix,
             "CREATOR_CHAT_RESOURCE_NAMES": Stack.of(self).to_json_string(names),
             # The AWS backends everywhere, so no function falls back to a local default.
+            "CREATOR_CHAT_STORAGE": "aws",
             "CREATOR_CHAT_EMBEDDER": "bedrock",
             "CREATOR_CHAT_GENERATOR": "bedrock",
             "CREATOR_CHAT_VECTOR_INDEX": "opensearch",

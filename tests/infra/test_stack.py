@@ -305,6 +305,7 @@ def test_function_environment_names_only_the_resources_it_declares(
         assert env["CREATOR_CHAT_RESOURCE_PREFIX"] == f"creator-chat-{synthesized.env}"
         assert env["CREATOR_CHAT_EMBEDDER"] == env["CREATOR_CHAT_GENERATOR"] == "bedrock"
         assert env["CREATOR_CHAT_VECTOR_INDEX"] == "opensearch"
+        assert env["CREATOR_CHAT_STORAGE"] == "aws"  # never the embedded database in Lambda
         assert env["POWERTOOLS_SERVICE_NAME"] == function.name
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
         assert env["POWERTOOLS_LOG_LEVEL"] == synthesized.config.log_level
