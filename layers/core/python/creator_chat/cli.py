@@ -20,6 +20,10 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         seed_demo=not args.no_demo,
         aws_emulator=args.aws_emulator,
+        # behind a proxy or on another host, where upload URLs must point
+        environ={
+            k: v for k, v in os.environ.items() if k == "CREATOR_CHAT_PUBLIC_URL" and v.strip()
+        },
     )
     try:
         runtime.start()

@@ -142,7 +142,10 @@ class LocalRuntime:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         if self.port == 0:
             self.port = free_port()
-        os.environ["CREATOR_CHAT_PUBLIC_URL"] = self.url
+        if "CREATOR_CHAT_PUBLIC_URL" not in self.environ:
+            # upload URLs must name an address a client can reach, not a wildcard bind
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+            os.environ["CREATOR_CHAT_PUBLIC_URL"] = f"http://{host}:{self.port}"
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             os.environ["CREATOR_CHAT_DATA_DIR"] = str(self.data_dir)
