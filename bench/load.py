@@ -381,10 +381,16 @@ def main() -> int:
     if args.url:
         if urlsplit(args.url).hostname not in LOOPBACK:
             raise SystemExit("--url must be a loopback address: this bench never leaves the host")
-        from creator_chat.local.runtime import LOCAL_DEV_SECRET
+        from creator_chat.local.secret import default_data_dir, read_secret
 
-        # signs tokens as `creator-chat token` does: the server's secret, or the local default
-        os.environ.setdefault("CREATOR_CHAT_JWT_SECRET", LOCAL_DEV_SECRET)
+        # signs tokens as `creator-chat token` does: the given secret, or the server's data dir's
+        if not os.environ.get("CREATOR_CHAT_JWT_SECRET"):
+            secret = read_secret(default_data_dir())
+            if secret is None:
+                raise SystemExit(
+                    "set CREATOR_CHAT_JWT_SECRET or CREATOR_CHAT_DATA_DIR (the server's)"
+                )
+            os.environ["CREATOR_CHAT_JWT_SECRET"] = secret
         url = args.url.rstrip("/")
     else:
         from creator_chat.local.runtime import LocalRuntime

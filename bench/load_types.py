@@ -28,6 +28,7 @@ import json
 import os
 import random
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -46,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _table import pct
 from creator_chat.auth import issue_dev_token
 from creator_chat.domain.models import Role, Tier
-from creator_chat.local.runtime import LOCAL_DEV_SECRET, free_port
+from creator_chat.local.runtime import free_port
+from creator_chat.local.secret import default_data_dir, read_secret
 from creator_chat.settings import Settings
 
 DEMO = "cr_bench-shot"
@@ -79,8 +81,7 @@ def serve(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     # the embedded default as `make run` has it; other CREATOR_CHAT_ settings pass through
     skip = ("AWS_", "CREATOR_CHAT_STORAGE", "CREATOR_CHAT_DATA_DIR", "CREATOR_CHAT_ENV")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-    env["CREATOR_CHAT_JWT_SECRET"] = LOCAL_DEV_SECRET
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}  # with the secret
     cmd = [sys.executable, "-m", "creator_chat.cli", "serve", "--port", str(port)]
     cmd += ["--data-dir", str(data_dir)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
@@ -266,7 +267,12 @@ def main() -> int:
     kinds = [k.strip() for k in args.types.split(",") if k.strip()]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * max(levels) + 512)), hard))
-    os.environ.setdefault("CREATOR_CHAT_JWT_SECRET", LOCAL_DEV_SECRET)
+    if not os.environ.get("CREATOR_CHAT_JWT_SECRET"):
+        # the server started below signs with this one; a running one with its data dir's
+        secret = read_secret(default_data_dir()) if args.url else secrets.token_urlsafe(48)
+        if secret is None:
+            raise SystemExit("set CREATOR_CHAT_JWT_SECRET or CREATOR_CHAT_DATA_DIR (the server's)")
+        os.environ["CREATOR_CHAT_JWT_SECRET"] = secret
     settings = Settings()
     admin = issue_dev_token(settings, user_id="load-admin", role=Role.ADMIN, tier=Tier.ENTERPRISE)
 

@@ -20,13 +20,26 @@ from creator_chat.local.runtime import free_port
 
 @contextmanager
 def server(
-    data_dir: Path, secret: str, *args: str
+    data_dir: Path,
+    secret: str | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    host: str | None = None,
+    output: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``secret=None``: the server's own (made in the data dir); ``env``: more variables;
+    ``host``: the bind address (reached on 127.0.0.1 either way); ``output``: a file that
+    gets the server's stdout and stderr."""
     port = free_port()
-    env = {
+    environ = {
         k: v for k, v in os.environ.items() if not k.startswith(("CREATOR_CHAT_", "AWS_ENDPOINT"))
     }
-    env.update({"CREATOR_CHAT_JWT_SECRET": secret, "CREATOR_CHAT_ENV": "local"})
+    environ["CREATOR_CHAT_ENV"] = "local"
+    if secret is not None:
+        environ["CREATOR_CHAT_JWT_SECRET"] = secret
+    environ.update(env or {})
+    if host is not None:
+        args = ("--host", host, *args)
     cmd = [
         sys.executable,
         "-m",
@@ -39,7 +52,13 @@ def server(
         "--no-demo",
         *args,
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sink = output.open("ab") if output is not None else None
+    proc = subprocess.Popen(
+        cmd,
+        env=environ,
+        stdout=sink or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if sink else subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -55,6 +74,8 @@ def server(
         yield url, proc
     finally:
         stop(proc)
+        if sink is not None:
+            sink.close()
 
 
 def stop(proc: subprocess.Popen[bytes], *, grace_s: float = 30) -> int:

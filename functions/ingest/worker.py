@@ -15,7 +15,9 @@ container.build_clients_for(DECLARATION.function("ingest-worker"))
 _worker = SqsWorker(
     container,
     queue="ingest-jobs",
-    key="job_id",
+    # a job id is one version of a document; ``run`` tells a deliberate re-run of that
+    # version (after a write it was overtaken by) from a duplicate delivery
+    key="[job_id, run]",
     handle=lambda job, final: process_job(container, job, final_attempt=final),
     max_receive_count=DECLARATION.queue("ingest-jobs").max_receive_count,
 )

@@ -10,6 +10,7 @@ from infra_cdk.config import EnvConfig
 from infra_cdk.naming import pascal_case
 
 _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
+_PROJECTIONS = {"ALL": dynamodb.ProjectionType.ALL, "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY}
 
 
 def _attribute(key: Key) -> dynamodb.Attribute:
@@ -40,7 +41,7 @@ class DataConstruct(Construct):
                     index_name=index.name,
                     partition_key=_attribute(index.partition),
                     sort_key=_attribute(index.sort) if index.sort else None,
-                    projection_type=dynamodb.ProjectionType.ALL,
+                    projection_type=_PROJECTIONS[index.projection],
                 )
                 for index in table.indexes
             ],

@@ -49,6 +49,23 @@ class StorageConstruct(Construct):
         }
 
     def _build_bucket(self, bucket: Bucket, config: EnvConfig) -> s3.Bucket:
+        if bucket.expiration_days is not None:
+            # short-lived files (exports): no versions, so a deleted object is gone at once
+            # (an erasure leaves no noncurrent copy), and every object expires on its own
+            return private_bucket(
+                self,
+                f"{pascal_case(bucket.name)}Bucket",
+                config=config,
+                versioned=False,
+                lifecycle_rules=[
+                    s3.LifecycleRule(
+                        abort_incomplete_multipart_upload_after=Duration.days(1),
+                        expiration=Duration.days(bucket.expiration_days),
+                    )
+                ],
+                server_access_logs_bucket=self.access_logs,
+                server_access_logs_prefix=f"{bucket.name}/",
+            )
         rules = [
             s3.LifecycleRule(
                 abort_incomplete_multipart_upload_after=Duration.days(1),

@@ -65,30 +65,61 @@ def test_two_admins_racing_for_one_slug_create_one_creator(stores: Container):
     assert stores.creators.get_creator_by_slug(slug) is not None
 
 
-def test_put_creator_updates_the_profile(stores: Container):
-    creator = new_creator(stores)
-    updated = replace(creator, name="Ada L.", persona="terse", active=False, updated_at=42)
-
-    stores.creators.put_creator(updated)
-
-    assert stores.creators.get_creator(creator.creator_id) == updated
-    assert stores.creators.get_creator_by_slug(creator.slug) == updated
-
-
-def test_put_creator_of_an_unknown_creator_is_not_found(stores: Container):
-    ghost = Creator(uid("cr_"), uid("slug-"), "Ghost")
-
-    with pytest.raises(NotFound):
-        stores.creators.put_creator(ghost)
-    assert stores.creators.get_creator(ghost.creator_id) is None
-
-
-def test_put_creator_cannot_change_the_slug(stores: Container):
+def test_update_creator_writes_the_changed_fields_and_returns_the_stored_creator(
+    stores: Container,
+):
     creator = new_creator(stores)
 
+    stored = stores.creators.update_creator(
+        creator.creator_id, {"name": "Ada L.", "active": False}, updated_at=42
+    )
+
+    expected = replace(creator, name="Ada L.", active=False, updated_at=42)
+    assert stored == expected
+    assert stores.creators.get_creator(creator.creator_id) == expected
+    assert stores.creators.get_creator_by_slug(creator.slug) == expected
+    assert creator.creator_id not in {c.creator_id for c in stores.creators.list_creators()}
+
+
+def test_update_creator_of_an_unknown_creator_is_not_found(stores: Container):
+    ghost = uid("cr_")
+
     with pytest.raises(NotFound):
-        stores.creators.put_creator(replace(creator, slug=uid("slug-")))
-    assert stores.creators.get_creator_by_slug(creator.slug) == creator
+        stores.creators.update_creator(ghost, {"name": "Ghost"}, updated_at=1)
+    assert stores.creators.get_creator(ghost) is None
+
+
+def test_update_creator_cannot_change_the_id_slug_or_content_version(stores: Container):
+    creator = new_creator(stores)
+
+    stored = stores.creators.update_creator(
+        creator.creator_id,
+        {"slug": uid("slug-"), "content_version": 99, "creator_id": uid("cr_")},
+        updated_at=7,
+    )
+
+    assert stored == replace(creator, updated_at=7)
+    assert stores.creators.get_creator_by_slug(creator.slug) == stored
+
+
+def test_concurrent_edits_of_different_fields_both_land(stores: Container):
+    creator = new_creator(stores)
+
+    def edit(i: int) -> None:
+        field = ("name", "persona", "specialty", "description")[i % 4]
+        stores.creators.update_creator(creator.creator_id, {field: f"{field}-{i}"}, updated_at=i)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(edit, range(4)))
+
+    stored = stores.creators.get_creator(creator.creator_id)
+    assert stored is not None
+    assert (stored.name, stored.persona, stored.specialty, stored.description) == (
+        "name-0",
+        "persona-1",
+        "specialty-2",
+        "description-3",
+    )
 
 
 def test_bump_content_version_is_atomic_under_concurrency(stores: Container):
@@ -104,17 +135,16 @@ def test_bump_content_version_is_atomic_under_concurrency(stores: Container):
     assert stored is not None and stored.content_version == 20
 
 
-def test_put_creator_does_not_roll_back_a_concurrent_content_version_bump(stores: Container):
+def test_update_creator_does_not_roll_back_a_concurrent_content_version_bump(
+    stores: Container,
+):
     creator = new_creator(stores)
-    read_for_edit = stores.creators.get_creator(creator.creator_id)
-    assert read_for_edit is not None
     stores.creators.bump_content_version(creator.creator_id)  # an ingest finished meanwhile
 
-    stores.creators.put_creator(replace(read_for_edit, name="Renamed"))
+    stored = stores.creators.update_creator(creator.creator_id, {"name": "Renamed"}, updated_at=3)
 
-    stored = stores.creators.get_creator(creator.creator_id)
-    assert stored is not None
     assert stored.name == "Renamed" and stored.content_version == 1
+    assert stores.creators.get_creator(creator.creator_id) == stored
 
 
 def test_list_creators_hides_inactive_ones_unless_asked_and_sorts_by_slug(stores: Container):

@@ -216,3 +216,29 @@ def test_a_partial_batch_failure_brings_back_only_the_failed_record(jobs: Jobs) 
     assert receive_count(back[0]) == 2
     jobs.source.delete(back)
     assert jobs.receive(wait_s=1) == []  # the two it reported done were deleted
+
+
+DELAY_S = 2
+
+
+def test_a_delayed_job_is_delivered_only_once_its_delay_is_over(jobs: Jobs) -> None:
+    queue = jobs.stores.ingest_queue
+    delayed = queue.send({"tag": jobs.tag, "n": 1}, delay_s=DELAY_S)
+    sent_at = time.monotonic()
+    (now,) = jobs.send(1)
+
+    first = jobs.receive(wait_s=1)
+    assert [m["MessageId"] for m in first] == [now]  # the delayed one stays hidden
+    jobs.source.delete(first)
+
+    (late,) = jobs.receive_until(1, budget_s=DELAY_S + 4)
+    assert late["MessageId"] == delayed
+    assert time.monotonic() - sent_at >= DELAY_S * 0.8
+    assert receive_count(late) == 1
+    jobs.source.delete([late])
+
+
+def test_a_delay_beyond_sqs_limit_is_refused(jobs: Jobs) -> None:
+    with pytest.raises(ValueError, match="delay_s"):
+        jobs.stores.ingest_queue.send({"tag": jobs.tag, "n": 0}, delay_s=901)
+    assert jobs.receive() == []

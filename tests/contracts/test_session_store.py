@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from creator_chat.auth import VerifiedToken
 from creator_chat.clock import FixedClock
 from creator_chat.container import Container
 from creator_chat.domain.models import Identity, Role, Session, Tier
@@ -85,36 +86,49 @@ def test_list_sessions_returns_the_users_live_sessions_only(stores: Container, c
     assert listed[revoked.session_id].revoked and not listed[long.session_id].revoked
 
 
-def test_deleting_a_users_sessions_removes_expired_ones_too_and_nothing_else(
+def test_revoking_a_users_sessions_keeps_them_revoked_under_the_new_owner(
     stores: Container, clock: FixedClock
 ):
     user, other = uid("fan-"), uid("other-")
-    expired = new_session(stores, user, ttl_s=60)
-    live = new_session(stores, user)
+    first = new_session(stores, user)
+    second = new_session(stores, user)
     kept = new_session(stores, other)
-    clock.advance(120)
 
-    assert stores.sessions.delete_user_sessions(user) == 2
+    assert stores.sessions.revoke_user_sessions(user, new_owner="erased:x") == 2
 
-    assert stores.sessions.get_session(live.session_id) is None
+    for session in (first, second):
+        stored = stores.sessions.get_session(session.session_id)
+        assert stored is not None and stored.revoked and stored.user_id == "erased:x"
     assert stores.sessions.list_sessions(user) == []
     assert stores.sessions.get_session(kept.session_id) == kept
-    # the expired one is really gone, not just hidden: its id can be used again
+    # still there (revoked), so the same id cannot be created again
+    with pytest.raises(Conflict):
+        stores.sessions.put_session(Session(first.session_id, user, 1, int(clock.now()) + DAY))
+
+
+def test_replacing_a_session_overwrites_it(stores: Container, clock: FixedClock):
+    session = new_session(stores, uid("fan-"))
     now = int(clock.now())
-    stores.sessions.put_session(Session(expired.session_id, uid("fan-"), now, now + DAY))
+    marker = Session(session.session_id, "erased:y", now, now + 2 * DAY, revoked=True)
+
+    stores.sessions.put_session(marker, replace=True)
+
+    assert stores.sessions.get_session(session.session_id) == marker
 
 
 def test_a_revoked_token_is_refused_and_another_user_cannot_borrow_a_session(
     stores: Container,
 ):
     fan = Identity(uid("fan-"), Role.FAN, Tier.FREE)
-    token = uid("token-")
-    session = ensure_session(stores.sessions, stores.clock, token, fan, ttl_s=DAY)
+    now = int(stores.clock.now())
+    token = VerifiedToken(fan, uid("key-"), uid("raw-"), now, now + 3600)
+    session = ensure_session(stores.sessions, stores.clock, token, ttl_s=DAY)
     assert session is not None
-    assert ensure_session(stores.sessions, stores.clock, token, fan, ttl_s=DAY) == session
+    assert ensure_session(stores.sessions, stores.clock, token, ttl_s=DAY) == session
 
     impostor = Identity(uid("impostor-"), Role.FAN, Tier.FREE)
-    assert ensure_session(stores.sessions, stores.clock, token, impostor, ttl_s=DAY) is None
+    borrowed = VerifiedToken(impostor, token.session_key, token.canonical, now, now + 3600)
+    assert ensure_session(stores.sessions, stores.clock, borrowed, ttl_s=DAY) is None
 
     assert stores.sessions.revoke_session(session.session_id, fan.user_id)
-    assert ensure_session(stores.sessions, stores.clock, token, fan, ttl_s=DAY) is None
+    assert ensure_session(stores.sessions, stores.clock, token, ttl_s=DAY) is None

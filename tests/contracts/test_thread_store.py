@@ -362,6 +362,76 @@ def test_feedback_expires_with_its_thread(stores: Container, clock: FixedClock):
     assert stores.threads.list_feedback(t.user_id) == []
 
 
+# -------------------------------------------------------------------- the user's messages
+def test_list_user_messages_returns_every_message_of_the_users_live_threads_only(
+    stores: Container, clock: FixedClock
+):
+    user, other = uid("export-me-"), uid("not-me-")
+    gone = new_thread(stores, user, first="expired long ago")
+    clock.advance(stores.settings.thread_idle_ttl_s + 1)
+    threads = [new_thread(stores, user, first=f"question {i}") for i in range(3)]
+    for i, t in enumerate(threads):
+        for k in range(i + 1):
+            stores.threads.append_message(t, message(stores, t, f"answer {i}.{k}", "assistant"))
+    theirs = new_thread(stores, other, first="someone else's")
+
+    got = stores.threads.list_user_messages(user)
+
+    # the same messages the per-thread reads return, by thread id then oldest first
+    expected = [
+        m
+        for t in sorted(threads, key=lambda t: t.thread_id)
+        for m in stores.threads.list_messages(t.thread_id)
+    ]
+    assert got == expected
+    assert len(got) == 3 + 1 + 2 + 3
+    assert {m.thread_id for m in got} == {t.thread_id for t in threads}
+    assert gone.thread_id not in {m.thread_id for m in got}
+    assert [m.content for m in stores.threads.list_user_messages(other)] == ["someone else's"]
+    assert theirs.thread_id not in {m.thread_id for m in got}
+    assert stores.threads.list_user_messages(uid("nobody-")) == []
+
+
+def test_list_user_messages_keeps_status_and_citations_and_follows_expiry(
+    stores: Container, clock: FixedClock
+):
+    t = new_thread(stores, first="what grind?")
+    cited = message(
+        stores,
+        t,
+        "fine",
+        "assistant",
+        status=MessageStatus.PENDING,
+        citations=[Citation(1, "Grinder", "https://x.test/v?t=5", "snippet", start_s=5.0)],
+    )
+    stores.threads.append_message(t, cited)
+    cited.status = MessageStatus.ANSWERED
+    stores.threads.update_message(cited)
+
+    assert stores.threads.list_user_messages(t.user_id)[-1] == cited
+
+    clock.advance(stores.settings.thread_idle_ttl_s)
+    assert stores.threads.list_user_messages(t.user_id) == []
+
+
+def test_the_users_messages_and_feedback_across_many_threads(stores: Container):
+    # past one page of a batch read (100 keys) on DynamoDB
+    user = uid("many-")
+    threads = [new_thread(stores, user, first=f"q{i}") for i in range(60)]
+    ratings = []
+    for t in threads:
+        answer = message(stores, t, f"a for {t.thread_id}", "assistant")
+        stores.threads.append_message(t, answer)
+        ratings.append(rate(stores, answer, "up"))
+
+    got = stores.threads.list_user_messages(user)
+    assert len(got) == 120
+    assert [m.thread_id for m in got] == sorted(m.thread_id for m in got)
+    assert sorted(stores.threads.list_feedback(user), key=lambda f: f.message_id) == sorted(
+        ratings, key=lambda f: f.message_id
+    )
+
+
 # ------------------------------------------------------------------------------- erasure
 def test_erasure_removes_every_thread_message_and_feedback_of_the_user_only(
     stores: Container, clock: FixedClock

@@ -124,3 +124,28 @@ def test_trending_questions_expire_after_the_retention(stores: Container, clock:
     clock.advance(1)
 
     assert stores.trending.top_questions(creator, WEEK, limit=10) == []
+
+
+def test_a_week_secret_is_stable_within_its_week_and_discarded_after(
+    stores: Container, clock: FixedClock
+):
+    week, later = uid("W-"), uid("W-")
+    until = int(clock.now()) + 3600
+    secret = stores.trending.week_secret(week, expires_at=until)
+
+    assert len(secret) == 32
+    assert stores.trending.week_secret(week, expires_at=until + 99) == secret
+    assert stores.trending.week_secret(later, expires_at=until + 7 * 86400) != secret
+
+    clock.advance(3600)  # the week is over: nobody gets its key back, not even by asking
+    assert stores.trending.week_secret(week, expires_at=until + 7200) != secret
+
+
+def test_concurrent_first_askers_agree_on_the_week_secret(stores: Container, clock: FixedClock):
+    week = uid("W-")
+    until = int(clock.now()) + 3600
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        keys = set(
+            pool.map(lambda _: stores.trending.week_secret(week, expires_at=until), range(6))
+        )
+    assert len(keys) == 1

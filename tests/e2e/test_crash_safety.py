@@ -146,7 +146,8 @@ def _check_database_as_the_crash_left_it(data_dir: Path, ledger: Ledger, cid: st
         if status == "done":
             assert chunks.get(document_id, 0) == data["chunk_count"] > 0, (document_id, data)
         if status in ("queued", "processing"):
-            assert any(j.get("job_id") == data["job_id"] for j in jobs), (
+            # its ingest job, or for an upload ticket its expiry job
+            assert any(data["job_id"] in (j.get("job_id"), j.get("ticket")) for j in jobs), (
                 f"document {document_id} is {status} but its job is gone"
             )
     assert set(ledger.threads) <= threads, "acknowledged threads lost"

@@ -185,6 +185,17 @@ def test_oversized_inline_content_is_413_with_a_way_forward(
     assert "upload" in r.json()["error"]["message"]
 
 
+def upload(ticket: dict, data: bytes, **kw: object) -> httpx.Response:
+    """The client flow of an upload ticket: a multipart POST of its fields, then the file."""
+    assert ticket["upload_method"] == "POST"
+    return httpx.post(
+        ticket["upload_url"],
+        data=ticket["upload_fields"],
+        files={"file": ("file.bin", data, "application/octet-stream")},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
 def test_large_files_go_through_a_presigned_upload(
     api: httpx.Client, token: TokenFactory, two_creators: tuple[str, str]
 ):
@@ -202,14 +213,36 @@ def test_large_files_go_through_a_presigned_upload(
     )
     assert r.status_code == 201, r.text
     ticket = r.json()
-    put = httpx.put(
-        ticket["upload_url"],
-        content=VTT.encode(),
-        headers={"content-type": "application/octet-stream"},
-    )
-    assert put.status_code == 200
+    assert upload(ticket, VTT.encode()).status_code == 204
     doc_id = ticket["document"]["document_id"]
     done = api.post(f"/v1/creators/{a}/documents/{doc_id}/complete", headers=bearer(tok))
     assert done.status_code == 202
+    docs = {d["document_id"]: d for d in wait_for_documents(api, tok, a)}
+    assert docs[doc_id]["status"] == "done"
+
+
+def test_an_upload_larger_than_its_ticket_declared_is_refused_and_never_stored(
+    api: httpx.Client, token: TokenFactory, two_creators: tuple[str, str]
+):
+    a, _ = two_creators
+    tok = token("owner-a", "creator", creator=a)
+    r = post_doc(api, tok, a, title="Declared small", kind="text", upload=True, size_bytes=100)
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    doc_id = ticket["document"]["document_id"]
+    complete = f"/v1/creators/{a}/documents/{doc_id}/complete"
+
+    over = upload(ticket, b"x" * 101)
+    assert over.status_code == 413
+    assert "100" in over.json()["error"]["message"]
+    # refused from its Content-Length, before the body is kept
+    big = upload(ticket, b"x" * (4 * 1024 * 1024), timeout=60)
+    assert big.status_code == 413
+    nothing = api.post(complete, headers=bearer(tok))
+    assert nothing.status_code == 409  # not uploaded yet: a state, not a field error
+    assert "nothing was uploaded" in nothing.json()["error"]["message"]
+
+    assert upload(ticket, b"Fits: exactly one hundred bytes ".ljust(100, b".")).status_code == 204
+    assert api.post(complete, headers=bearer(tok)).status_code == 202
     docs = {d["document_id"]: d for d in wait_for_documents(api, tok, a)}
     assert docs[doc_id]["status"] == "done"

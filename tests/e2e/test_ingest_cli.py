@@ -67,3 +67,39 @@ def test_a_failed_file_makes_the_exit_non_zero_and_is_named(
     assert code == 1
     assert "FAILED" in out and "broken.pdf" in out and "PDF" in out
     assert "1/2 documents" in out
+
+
+def test_the_cli_takes_a_creators_slug_for_a_creator_made_through_the_api(
+    tmp_path: Path,
+    api: httpx.Client,
+    runtime: LocalRuntime,
+    token: TokenFactory,
+    capsys: pytest.CaptureFixture[str],
+):
+    """Issue 14, defect 9: `token --creator <slug>` and `ingest --creator <slug>` resolve the
+    slug to the creator's (random) id; they used to mint `cr_<slug>`, which matched nothing."""
+    slug = f"slugged-{uuid.uuid4().hex[:6]}"
+    made = api.post(
+        "/v1/creators",
+        json={"slug": slug, "name": "Slugged"},
+        headers=bearer(token("adm", "admin")),
+    )
+    creator_id = made.json()["creator_id"]
+    assert creator_id != f"cr_{slug}"
+    capsys.readouterr()
+
+    data_dir = ["--data-dir", str(runtime.data_dir)]
+    assert main(["token", "--user", "own", "--role", "creator", "--creator", slug, *data_dir]) == 0
+    owner = capsys.readouterr().out.strip().split()[-1]
+    docs = api.get(f"/v1/creators/{creator_id}/documents", headers=bearer(owner))
+    assert docs.status_code == 200, docs.text  # the token is this creator's
+
+    (tmp_path / "paddle.vtt").write_text(VTT)
+    code = ingest(runtime, token, slug, str(tmp_path / "paddle.vtt"))
+    assert code == 0, capsys.readouterr().out
+    listed = api.get(f"/v1/creators/{creator_id}/documents", headers=bearer(owner)).json()
+    assert [d["title"] for d in listed["documents"]] == ["paddle"]
+
+    unknown = ["--creator", "no-such-creator", *data_dir]
+    assert main(["token", "--user", "x", "--role", "creator", *unknown]) == 2
+    assert "no creator 'no-such-creator'" in capsys.readouterr().err

@@ -269,6 +269,7 @@ def test_throttling_at_any_dynamodb_call_of_a_chat_gives_a_clear_answer_and_lose
     rig: Rig, mode: str
 ) -> None:
     body = {"message": QUESTIONS[0], "mode": mode}
+    steps_of_a_clean_request(rig, body)  # the first one also reads the week's trending key
     steps = steps_of_a_clean_request(rig, body)
     assert steps[:6] == [
         "load creator #1",

@@ -84,7 +84,7 @@ def ingest_worker(container: Container, handle: CountingHandle) -> RecordingHand
         SqsWorker(
             container,
             queue=QUEUE.name,
-            key="job_id",
+            key="[job_id, run]",
             handle=handle,
             max_receive_count=QUEUE.max_receive_count,
         )

@@ -156,13 +156,14 @@ def test_one_on_demand_table_per_declared_table_with_its_keys_ttl_and_indexes(
             }, table.name
         else:
             assert "TimeToLiveSpecification" not in props, table.name
-        indexes = {i["IndexName"]: i["KeySchema"] for i in props.get("GlobalSecondaryIndexes", [])}
+        indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
         assert set(indexes) == {index.name for index in table.indexes}, table.name
         for index in table.indexes:
             keys = [{"AttributeName": index.partition.name, "KeyType": "HASH"}]
             if index.sort:
                 keys.append({"AttributeName": index.sort.name, "KeyType": "RANGE"})
-            assert indexes[index.name] == keys, f"{table.name}.{index.name}"
+            assert indexes[index.name]["KeySchema"] == keys, f"{table.name}.{index.name}"
+            assert indexes[index.name]["Projection"] == {"ProjectionType": index.projection}
 
 
 def test_point_in_time_recovery_is_on_in_prod_and_off_in_dev(
@@ -763,3 +764,18 @@ def test_dependency_layer_installs_the_runtime_group_for_lambda_without_boto(
     # The real runtime group never ships boto3/botocore either.
     real = {build_deps.canonical_name(r) for r in build_deps.runtime_requirements()}
     assert real.isdisjoint({"boto3", "botocore"})
+
+
+def test_export_files_expire_after_a_day_and_keep_no_old_versions(prod: Synthesized) -> None:
+    """GDPR export files: the bucket's lifecycle deletes them a day after they were written,
+    and no version outlives a delete (an erasure), even in prod where buckets are versioned."""
+    exports = next(b for b in DECLARATION.buckets if b.name == "exports")
+    props = prod.resources[prod.logical_id("Storage/ExportsBucket")]["Properties"]
+    rules = props["LifecycleConfiguration"]["Rules"]
+    assert {"ExpirationInDays": exports.expiration_days, "Status": "Enabled"}.items() <= next(
+        r for r in rules if "ExpirationInDays" in r
+    ).items()
+    assert exports.expiration_days == 1
+    assert "VersioningConfiguration" not in props
+    raw = prod.resources[prod.logical_id("Storage/RawUploadsBucket")]["Properties"]
+    assert raw["VersioningConfiguration"] == {"Status": "Enabled"}  # the others keep theirs

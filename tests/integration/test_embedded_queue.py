@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from creator_chat.adapters.embedded.database import Database
-from creator_chat.adapters.embedded.queue import RECHECK_S, EmbeddedJobQueue
+from creator_chat.adapters.embedded.queue import RECHECK_S, EmbeddedJobQueue, QueueCounts
 from creator_chat.errors import DependencyUnavailable
 from creator_chat.local.gateway import LocalFunction
 from creator_chat.local.poller import EmbeddedSource, QueuePoller
@@ -94,6 +94,27 @@ def test_the_in_flight_job_of_a_crashed_consumer_is_redelivered_after_its_timeou
     assert time.monotonic() - crashed_at >= VISIBILITY_S * 0.5
     assert m["MessageId"] == message_id
     assert m["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_restart_releases_in_flight_jobs_but_not_delayed_ones(path: Path) -> None:
+    first = Database(path)
+    queue = EmbeddedJobQueue(first, NAME)
+    delayed = queue.send({"job_id": "later"}, delay_s=30)
+    queue.send({"job_id": "now"})
+    (taken,) = receive(queue)  # a consumer took it, then the process ended
+    assert queue.counts() == QueueCounts(visible=0, in_flight=1, delayed=1)
+    first.close()
+
+    reopened = Database(path)
+    try:
+        queue = EmbeddedJobQueue(reopened, NAME)
+        assert queue.release_inflight() == 1
+        (again,) = receive(queue)
+        assert again["MessageId"] == taken["MessageId"]
+        assert delayed not in {m["MessageId"] for m in receive(queue)}  # still delayed
+        assert queue.counts().delayed == 1
+    finally:
+        reopened.close()
 
 
 def test_a_stale_receipt_does_not_delete_the_redelivered_message(queue: EmbeddedJobQueue) -> None:

@@ -144,6 +144,11 @@ def sqs_event(body: dict[str, str]) -> dict[str, Any]:
             "ingest/worker.handler",
             {"job_id": "job_init", "creator_id": "cr_init", "document_id": "doc_gone"},
         ),
+        (
+            "export-worker",
+            "chat/export_worker.handler",
+            {"export_id": "exp_gone", "user_id": "u"},
+        ),
     ],
 )
 def test_queue_workers_do_not_load_the_web_framework(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.utils import base64url_decode, base64url_encode
 
 from creator_chat.domain.models import Identity, Role, Tier
 from creator_chat.errors import Unauthorized
@@ -14,6 +18,24 @@ from creator_chat.settings import Settings
 DEV_TOKEN_TTL_S = 12 * 3600
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud"]
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token whose signature and claims were checked.
+
+    ``session_key`` names the token however it was encoded: its issuer and ``jti`` when it has
+    one, else its signed part (header and payload exactly as signed; only the signature's
+    base64 is malleable — padding, unused trailing bits — and, for ECDSA, the signature
+    itself). ``canonical`` is the token re-encoded as it was issued (for sessions recorded
+    under the raw string before).
+    """
+
+    identity: Identity
+    session_key: str
+    canonical: str
+    issued_at: int
+    expires_at: int
 
 
 class TokenVerifier:
@@ -40,6 +62,9 @@ class TokenVerifier:
             )
 
     def verify(self, token: str) -> Identity:
+        return self.verify_token(token).identity
+
+    def verify_token(self, token: str) -> VerifiedToken:
         try:
             header = jwt.get_unverified_header(token)
             alg = header.get("alg")
@@ -61,7 +86,21 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as err:
             raise Unauthorized("invalid token") from err
-        return identity_from_claims(claims)
+        issued, expires = int(claims["iat"]), int(claims["exp"])
+        if expires - issued > self.settings.max_token_lifetime_s:
+            # an erasure refuses earlier tokens for this long; a longer-lived one would outlive it
+            raise Unauthorized("token lifetime is too long")
+        signed, _, signature = token.rpartition(".")
+        canonical = f"{signed}.{base64url_encode(base64url_decode(signature)).decode()}"
+        jti = claims.get("jti")
+        key = f"jti:{claims['iss']}\0{jti}" if jti else "signed:" + signed
+        return VerifiedToken(
+            identity=identity_from_claims(claims),
+            session_key=hashlib.sha256(key.encode()).hexdigest(),
+            canonical=canonical,
+            issued_at=issued,
+            expires_at=expires,
+        )
 
 
 def identity_from_claims(claims: dict[str, Any]) -> Identity:
@@ -110,6 +149,7 @@ def issue_dev_token(
         "iat": issued,
         "nbf": issued,
         "exp": issued + ttl_s,
+        "jti": secrets.token_urlsafe(12),
     }
     if creator_id:
         claims["creator_id"] = creator_id

@@ -23,6 +23,7 @@ from creator_chat.ports import (
     CreatorStore,
     DocumentStore,
     Embedder,
+    ExportStore,
     Generator,
     JobQueue,
     RateLimiter,
@@ -33,6 +34,9 @@ from creator_chat.ports import (
     VectorIndex,
 )
 from creator_chat.settings import Settings
+
+# the local gateway's path for signed export downloads (local/exports.py serves it)
+EXPORT_DOWNLOAD_PREFIX = "/_local/exports/"
 
 if TYPE_CHECKING:
     from creator_chat.adapters.embedded.database import Database
@@ -85,6 +89,11 @@ class Container:
         return Database(
             self.settings.data_dir / DATABASE_FILE, synchronous=self.settings.sqlite_synchronous
         )
+
+    @property
+    def atomic_units(self) -> bool:
+        """A unit of work commits or rolls back whole (the embedded database)."""
+        return self.embedded
 
     def unit_of_work(self) -> AbstractContextManager[object]:
         """Writes that commit together in the embedded database; a plain block on AWS."""
@@ -205,6 +214,35 @@ class Container:
         )
 
     @cached_property
+    def export_blobs(self) -> BlobStore:
+        """GDPR export files: the ``exports`` bucket (objects expire after a day), locally
+        ``<data dir>/exports`` behind signed ``/_local/exports/…`` download URLs."""
+        if self.embedded:
+            from creator_chat.adapters.embedded.blobs import FileBlobStore
+
+            assert self.settings.data_dir is not None
+            return FileBlobStore(
+                self.settings.data_dir / "exports",
+                signing_key=self.upload_signing_key,
+                public_url=self.settings.public_url,
+                clock=self.clock,
+                download_prefix=EXPORT_DOWNLOAD_PREFIX,
+            )
+        from creator_chat.adapters.aws.s3 import S3BlobStore
+
+        return S3BlobStore(self.aws.client("s3"), self.settings.physical_name("bucket", "exports"))
+
+    @cached_property
+    def exports(self) -> ExportStore:
+        if self.embedded:
+            from creator_chat.adapters.embedded.exports import EmbeddedExportStore
+
+            return EmbeddedExportStore(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoExportStore
+
+        return DynamoExportStore(self._dynamodb, self._table("exports"), self.clock)
+
+    @cached_property
     def upload_signing_key(self) -> bytes:
         """The key that signs local upload URLs, kept in the database (URLs survive a restart)."""
         from creator_chat.adapters.embedded.blobs import signing_key
@@ -228,6 +266,10 @@ class Container:
     @cached_property
     def llm_queue(self) -> JobQueue:
         return self.job_queue("llm-jobs")
+
+    @cached_property
+    def export_queue(self) -> JobQueue:
+        return self.job_queue("export-jobs")
 
     def idempotency_persistence(self) -> Any:
         """Where a worker's Powertools idempotency records live: a new layer per worker,

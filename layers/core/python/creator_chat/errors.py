@@ -15,8 +15,10 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
+    """A field's value is not acceptable: 422, as the request validation answers."""
+
     code = "invalid_input"
-    status = 400
+    status = 422
 
 
 class Unauthorized(DomainError):

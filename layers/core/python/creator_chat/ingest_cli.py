@@ -81,14 +81,16 @@ def _submit(api: httpx.Client, creator: str, path: Path) -> Outcome:
         r = api.post(base, json={**body, "upload": True, "size_bytes": len(data)})
         if r.status_code == 201:
             ticket = r.json()
-            put = httpx.put(
+            # the upload form (S3's presigned POST, or the local server's): its fields, then
+            # the file as the last field
+            sent = httpx.post(
                 ticket["upload_url"],
-                content=data,
-                headers={"content-type": "application/octet-stream"},
+                data=ticket.get("upload_fields") or {},
+                files={"file": (path.name, data, "application/octet-stream")},
                 timeout=120,
             )
-            if put.status_code >= 300:
-                out.status, out.reason = "failed", f"upload failed ({put.status_code})"
+            if sent.status_code >= 300:
+                out.status, out.reason = "failed", f"upload failed ({sent.status_code})"
                 return out
             r = api.post(f"{base}/{ticket['document']['document_id']}/complete")
     if r.status_code >= 400:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from creator_chat.domain.models import (
@@ -17,6 +18,8 @@ from creator_chat.domain.models import (
     Creator,
     Document,
     DocumentStatus,
+    ExportJob,
+    ExportStatus,
     FanProfile,
     Feedback,
     Generation,
@@ -38,7 +41,14 @@ class Clock(Protocol):
 class CreatorStore(Protocol):
     """Creators (tenants) and their content version."""
 
-    def put_creator(self, creator: Creator) -> None: ...
+    def update_creator(
+        self, creator_id: str, changes: Mapping[str, Any], *, updated_at: int
+    ) -> Creator:
+        """Write only the profile fields in ``changes`` (name, persona, specialty, description,
+        active) and return the creator as stored; ``NotFound`` if there is none. The slug never
+        changes and the content version only moves by ``bump_content_version``."""
+        ...
+
     def create_creator(self, creator: Creator) -> None:
         """Insert; raises Conflict if the id or slug is taken."""
         ...
@@ -70,6 +80,11 @@ class ThreadStore(Protocol):
         """Messages in chronological order (oldest first)."""
         ...
 
+    def list_user_messages(self, user_id: str) -> list[Message]:
+        """Every message of every live thread of this user, by thread id then oldest first:
+        a few queries whatever the number of threads (the GDPR export)."""
+        ...
+
     def recent_messages(self, thread_id: str, n: int) -> list[Message]:
         """The last ``n`` messages, oldest first."""
         ...
@@ -85,11 +100,17 @@ class ThreadStore(Protocol):
 class SessionStore(Protocol):
     """Sessions by id, with a TTL."""
 
-    def put_session(self, session: Session) -> None: ...
+    def put_session(self, session: Session, *, replace: bool = False) -> None:
+        """Create a session (``Conflict`` if its id exists, unless ``replace``)."""
+        ...
+
     def get_session(self, session_id: str) -> Session | None: ...
     def revoke_session(self, session_id: str, user_id: str) -> bool: ...
     def list_sessions(self, user_id: str) -> list[Session]: ...
-    def delete_user_sessions(self, user_id: str) -> int: ...
+    def revoke_user_sessions(self, user_id: str, *, new_owner: str) -> int:
+        """Revoke every session of the user and hand them to ``new_owner`` (a pseudonym):
+        they stay, revoked, until they expire; the user's own list no longer shows them."""
+        ...
 
 
 class RateLimiter(Protocol):
@@ -121,7 +142,13 @@ class DocumentStore(Protocol):
         chunk_count: int | None = None,
         failure_reason: str | None = None,
         expected: Sequence[DocumentStatus] | None = None,
-    ) -> bool: ...
+        job_id: str | None = None,
+    ) -> bool:
+        """Set the status; ``False`` (and nothing written) when the document is missing, is
+        in a status outside ``expected``, or no longer belongs to ``job_id`` (a newer version
+        was posted: its job, not this one, owns the document now)."""
+        ...
+
     def delete_document(self, creator_id: str, document_id: str) -> None: ...
 
 
@@ -146,6 +173,11 @@ class TrendingStore(Protocol):
 
     def record_question(self, creator_id: str, week: str, question: str, asker: str) -> None: ...
     def top_questions(self, creator_id: str, week: str, *, limit: int) -> list[tuple[str, int]]: ...
+    def week_secret(self, week: str, *, expires_at: int) -> bytes:
+        """The week's random key for asker pseudonyms, created on first use and discarded
+        once it expires (a later week never sees it): a fan's markers of past weeks can no
+        longer be linked to the fan by anyone, the operator included."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -156,6 +188,45 @@ class AuditLog(Protocol):
     def delete_actor(self, actor_id: str) -> int: ...
 
 
+class ExportStore(Protocol):
+    """GDPR export jobs, by (user, export id): another user's export reads as absent, and so
+    does an expired one."""
+
+    def create_export(self, job: ExportJob) -> None: ...
+    def get_export(self, user_id: str, export_id: str) -> ExportJob | None: ...
+    def list_exports(self, user_id: str, *, include_expired: bool = False) -> list[ExportJob]:
+        """The user's exports, oldest first."""
+        ...
+
+    def set_status(
+        self,
+        user_id: str,
+        export_id: str,
+        status: ExportStatus,
+        *,
+        expected: Sequence[ExportStatus],
+        blob_key: str | None = None,
+        size_bytes: int | None = None,
+        failure_reason: str | None = None,
+    ) -> bool:
+        """Move a live export from one of ``expected`` to ``status``; ``False`` (and nothing
+        written) when it is missing, expired or in another status."""
+        ...
+
+    def delete_user_exports(self, user_id: str) -> int:
+        """Every export record of the user, expired or not (erasure)."""
+        ...
+
+
+@dataclass(frozen=True)
+class UploadForm:
+    """How a client uploads one file: a ``multipart/form-data`` POST to ``url`` with every
+    one of ``fields``, then the file itself as the last field, named ``file``."""
+
+    url: str
+    fields: dict[str, str]
+
+
 class BlobStore(Protocol):
     """Raw uploaded content (S3)."""
 
@@ -164,16 +235,37 @@ class BlobStore(Protocol):
     ) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
-    def presigned_put_url(self, key: str, *, expires_s: int, content_type: str) -> str: ...
+    def presigned_get_url(self, key: str, *, expires_s: int) -> str:
+        """A URL that downloads ``key`` without credentials until ``expires_s`` from now
+        (S3's presigned GET; locally a signed URL of the gateway)."""
+        ...
+
+    def presigned_post(
+        self, key: str, *, expires_s: int, content_type: str, max_bytes: int
+    ) -> UploadForm:
+        """A browser-style upload form for ``key`` (S3's presigned POST): it accepts one file
+        of 1 to ``max_bytes`` bytes, of ``content_type``, until ``expires_s`` from now; a
+        larger file is refused by the store itself and never stored."""
+        ...
+
     def ping(self) -> bool:
         """The store is reachable (raises otherwise)."""
         ...
 
 
+MAX_DELAY_S = 900  # SQS's longest DelaySeconds
+
+
 class JobQueue(Protocol):
     """A work queue (SQS) feeding a worker handler."""
 
-    def send(self, body: Mapping[str, Any], *, dedup_id: str | None = None) -> str: ...
+    def send(
+        self, body: Mapping[str, Any], *, dedup_id: str | None = None, delay_s: int = 0
+    ) -> str:
+        """Queue a job; it is delivered no sooner than ``delay_s`` seconds from now (0 to
+        ``MAX_DELAY_S``, SQS's ``DelaySeconds``) and survives a restart meanwhile."""
+        ...
+
     def ping(self) -> bool:
         """The queue is reachable (raises otherwise)."""
         ...

@@ -25,6 +25,9 @@ class Index:
     name: str
     partition: Key
     sort: Key | None = None
+    # ALL copies every attribute into the index; KEYS_ONLY only the table's and the index's
+    # keys (a write that changes no key costs the index nothing; reads fetch the items)
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class Queue:
 class Bucket:
     name: str
     purpose: str = ""
+    # objects are deleted this many days after they were written (an S3 lifecycle rule in
+    # AWS); None: the environment's retention (``raw_upload_expiration_days``)
+    expiration_days: int | None = None
 
     @property
     def env_var(self) -> str:
@@ -135,6 +141,7 @@ ALL_TABLES = (
     "audit",
     "trending",
     "idempotency",
+    "exports",
 )
 
 DECLARATION = Declaration(
@@ -153,6 +160,8 @@ DECLARATION = Declaration(
             indexes=(
                 Index("by_user", Key("user_id"), Key("last_activity_at", "N")),
                 Index("by_message", Key("message_id")),
+                # every item of a user (META, MSG#, FEEDBACK#) in one query: the GDPR export
+                Index("by_owner", Key("user_id"), Key("sk"), projection="KEYS_ONLY"),
             ),
             purpose="threads (META) and their messages and feedback; 7-day idle TTL",
         ),
@@ -190,6 +199,12 @@ DECLARATION = Declaration(
             ttl_attribute="expiration",
             purpose="Powertools idempotency records for the SQS workers",
         ),
+        Table(
+            "exports",
+            Key("user_id"),
+            Key("export_id"),
+            purpose="GDPR export jobs per user (status, file key); expire after a day",
+        ),
     ),
     queues=(
         Queue(
@@ -204,8 +219,17 @@ DECLARATION = Declaration(
             max_receive_count=3,
             purpose="chat questions answered asynchronously within the LLM budget",
         ),
+        Queue(
+            "export-jobs",
+            visibility_timeout_s=6 * 300,
+            max_receive_count=3,
+            purpose="GDPR exports too large to answer inline",
+        ),
     ),
-    buckets=(Bucket("raw-uploads", purpose="raw content of ingested documents"),),
+    buckets=(
+        Bucket("raw-uploads", purpose="raw content of ingested documents"),
+        Bucket("exports", purpose="GDPR export files, one day", expiration_days=1),
+    ),
     functions=(
         Function(
             "authorizer",
@@ -222,7 +246,8 @@ DECLARATION = Declaration(
             timeout_s=29,
             memory_mb=1024,
             tables=ALL_TABLES,
-            queues_send=("llm-jobs",),
+            queues_send=("llm-jobs", "export-jobs"),
+            buckets=("exports",),
             uses_index=True,
             uses_cache=True,
             uses_bedrock=True,
@@ -258,10 +283,22 @@ DECLARATION = Declaration(
             timeout_s=300,
             memory_mb=2048,
             tables=("creators", "documents", "idempotency"),
+            # re-queues on its own queue: an upload ticket's expiry that came due early
+            # (SQS delays 15 min at most)
+            queues_send=("ingest-jobs",),
             buckets=("raw-uploads",),
             uses_index=True,
             uses_cache=True,
             uses_bedrock=True,
+        ),
+        Function(
+            "export-worker",
+            "chat",
+            "export_worker.handler",
+            timeout_s=300,
+            memory_mb=1024,
+            tables=("conversations", "users", "sessions", "audit", "exports", "idempotency"),
+            buckets=("exports",),
         ),
     ),
     routes=(
@@ -277,5 +314,6 @@ DECLARATION = Declaration(
     workers=(
         Worker("ingest-jobs", "ingest-worker", batch_size=5),
         Worker("llm-jobs", "chat-worker", batch_size=1, max_concurrency=4),
+        Worker("export-jobs", "export-worker", batch_size=1, max_concurrency=2),
     ),
 )

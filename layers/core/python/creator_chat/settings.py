@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # kids must not turn into a flood of fetches)
     jwks_refresh_cooldown_s: float = 30.0
     session_ttl_s: int = 24 * 3600
+    # tokens living longer are refused: an erasure refuses earlier tokens for this long
+    max_token_lifetime_s: int = 7 * 24 * 3600
 
     # Conversations
     thread_idle_ttl_s: int = 7 * 24 * 3600
@@ -45,6 +47,13 @@ class Settings(BaseSettings):
     trending_min_askers: int = Field(default=3, ge=1)
     history_messages: int = 6
     max_message_chars: int = 4000
+
+    # GDPR export: answered inline up to this many messages (each thread's count, summed);
+    # a larger account gets an export job (202, then a download link) instead
+    export_inline_max_messages: int = Field(default=500, ge=0)
+    # an export job's record and file live this long; a download link, this long
+    export_ttl_s: int = Field(default=24 * 3600, ge=60)
+    export_url_ttl_s: int = Field(default=900, ge=1, le=7 * 24 * 3600)
 
     # Quotas (requests per user per hour)
     quota_window_s: int = 3600
@@ -73,6 +82,9 @@ class Settings(BaseSettings):
     # Ingest
     max_document_bytes: int = 5 * 1024 * 1024
     max_inline_document_bytes: int = 1024 * 1024
+    # How long an upload ticket's form is valid; a ticket not completed by then ends
+    # ``failed`` ("upload not completed")
+    upload_url_ttl_s: int = Field(default=900, ge=1, le=7 * 24 * 3600)
 
     # Local runtime
     data_dir: Path | None = None
@@ -86,6 +98,10 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     # Where the local gateway is reached (upload URLs point there); the runtime sets it.
     public_url: str = "http://127.0.0.1:8080"
+    # The local web page's dev sign-in (any fan's token for the asking) on a server that is
+    # reachable from other hosts (bound to other than loopback): off unless set (serve's
+    # --allow-dev-sign-in). On a loopback bind it is always on.
+    dev_sign_in: bool = False
 
     @field_validator("resource_names", mode="before")
     @classmethod

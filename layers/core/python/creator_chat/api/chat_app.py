@@ -11,6 +11,7 @@ from creator_chat.api.common import (
     ERROR_RESPONSES,
     Caller,
     ContainerFactory,
+    CreatorRef,
     install_edge,
     request_id,
 )
@@ -25,6 +26,7 @@ from creator_chat.api.schemas import (
     CreatorUpdate,
     DeepHealth,
     DependencyHealth,
+    ExportOut,
     FeedbackIn,
     MessageList,
     MessageOut,
@@ -36,10 +38,11 @@ from creator_chat.api.schemas import (
     TrendingQuestion,
     UsageOut,
 )
-from creator_chat.domain.models import FanProfile, MessageStatus
+from creator_chat.domain.models import ExportJob, ExportStatus, FanProfile, MessageStatus
 from creator_chat.errors import NotFound
 from creator_chat.usecases import chat as chat_uc
 from creator_chat.usecases import creators as creator_uc
+from creator_chat.usecases import exports as exports_uc
 from creator_chat.usecases import privacy
 from creator_chat.usecases import sessions as session_uc
 from creator_chat.usecases import threads as thread_uc
@@ -86,7 +89,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
 
     @app.patch("/v1/creators/{creator_id}", tags=["creators"], response_model=CreatorOut)
     async def update_creator(
-        creator_id: str, body: CreatorUpdate, c: C, caller: Caller
+        creator_id: CreatorRef, body: CreatorUpdate, c: C, caller: Caller
     ) -> CreatorOut:
         updated = creator_uc.update_creator(
             c.creators, c.clock, caller, creator_id, **body.model_dump(exclude_none=True)
@@ -105,18 +108,28 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
 
     @app.get("/v1/threads/{thread_id}/messages", tags=["threads"], response_model=MessageList)
     async def list_messages(
-        thread_id: str, c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100
+        thread_id: str,
+        c: C,
+        caller: Caller,
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> MessageList:
         msgs = thread_uc.list_messages(
-            c.threads, caller, thread_id, limit=limit, auditor=thread_uc.Auditor(c.audit, c.clock)
+            c.threads,
+            caller,
+            thread_id,
+            limit=limit,
+            auditor=thread_uc.Auditor(c.audit, c.clock, request_id(request)),
         )
         return MessageList(messages=[MessageOut.of(m) for m in msgs])
 
     @app.get(
         "/v1/threads/{thread_id}/messages/{message_id}", tags=["threads"], response_model=MessageOut
     )
-    async def get_message(thread_id: str, message_id: str, c: C, caller: Caller) -> MessageOut:
-        auditor = thread_uc.Auditor(c.audit, c.clock)
+    async def get_message(
+        thread_id: str, message_id: str, c: C, caller: Caller, request: Request
+    ) -> MessageOut:
+        auditor = thread_uc.Auditor(c.audit, c.clock, request_id(request))
         return MessageOut.of(
             thread_uc.get_message(c.threads, caller, thread_id, message_id, auditor)
         )
@@ -137,7 +150,9 @@ def _chat_routes(app: FastAPI) -> None:
         response_model=ChatOut,
         responses={202: {"model": ChatOut}, 429: {"description": "hourly quota reached"}},
     )
-    async def chat(creator_id: str, body: ChatIn, c: C, caller: Caller) -> JSONResponse:
+    async def chat(
+        creator_id: CreatorRef, body: ChatIn, c: C, caller: Caller, request: Request
+    ) -> JSONResponse:
         result = chat_uc.ask(
             c,
             caller,
@@ -146,6 +161,7 @@ def _chat_routes(app: FastAPI) -> None:
             thread_id=body.thread_id,
             video_id=body.video_id,
             mode=body.mode,
+            request_id=request_id(request),
         )
         out = ChatOut(
             status=result.status.value,
@@ -220,16 +236,39 @@ def _chat_routes(app: FastAPI) -> None:
 
     @app.delete("/v1/sessions/{session_id}", tags=["me"])
     async def revoke_session(session_id: str, c: C, caller: Caller) -> dict[str, object]:
-        session_uc.revoke(c.sessions, caller, session_id)
+        revoked = session_uc.revoke(c.sessions, caller, session_id)
         return {
             "revoked": True,
-            "session_id": session_id,
+            "session_id": revoked,
             "effective_within_s": AUTHORIZER_CACHE_TTL_S,
         }
 
-    @app.get("/v1/me/export", tags=["me"])
-    async def export(c: C, caller: Caller, request: Request) -> dict[str, object]:
-        return privacy.export_user_data(c, caller, request_id(request))
+    @app.get(
+        "/v1/me/export",
+        tags=["me"],
+        responses={
+            200: {
+                "description": "the export itself (an account of at most "
+                "CREATOR_CHAT_EXPORT_INLINE_MAX_MESSAGES messages)"
+            },
+            202: {"model": ExportOut, "description": "a larger account: an export job"},
+        },
+    )
+    async def export(c: C, caller: Caller, request: Request) -> JSONResponse:
+        answer = exports_uc.export_or_queue(c, caller, request_id(request))
+        if answer.inline is not None:
+            return JSONResponse(answer.inline)
+        assert answer.job is not None
+        return _export_accepted(answer.job)
+
+    @app.post("/v1/me/exports", tags=["me"], status_code=202, response_model=ExportOut)
+    async def request_export(c: C, caller: Caller, request: Request) -> JSONResponse:
+        """An export job whatever the account's size (the client polls ``status_url``)."""
+        return _export_accepted(exports_uc.request_export(c, caller, request_id(request)))
+
+    @app.get("/v1/me/exports/{export_id}", tags=["me"], response_model=ExportOut)
+    async def get_export(export_id: str, c: C, caller: Caller) -> ExportOut:
+        return _export_out(exports_uc.get_export(c, caller, export_id))
 
     @app.delete("/v1/me", tags=["me"])
     async def erase(c: C, caller: Caller, request: Request) -> dict[str, object]:
@@ -237,9 +276,33 @@ def _chat_routes(app: FastAPI) -> None:
 
     @app.get("/v1/creators/{creator_id}/trending", tags=["creators"], response_model=TrendingOut)
     async def trending(
-        creator_id: str, c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 20
+        creator_id: CreatorRef,
+        c: C,
+        caller: Caller,
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> TrendingOut:
-        top = chat_uc.trending(c, caller, creator_id, limit=limit)
+        top = chat_uc.trending(c, caller, creator_id, limit=limit, request_id=request_id(request))
         return TrendingOut(
             creator_id=creator_id, questions=[TrendingQuestion(question=q, asked=n) for q, n in top]
         )
+
+
+def _export_out(view: exports_uc.ExportView) -> ExportOut:
+    job = view.job
+    return ExportOut(
+        export_id=job.export_id,
+        status=job.status.value,
+        status_url=exports_uc.status_url(job.export_id),
+        created_at=job.created_at,
+        expires_at=job.expires_at,
+        size_bytes=job.size_bytes if job.status is ExportStatus.READY else None,
+        download_url=view.download_url,
+        download_expires_at=view.download_expires_at,
+        failure_reason=job.failure_reason,
+    )
+
+
+def _export_accepted(job: ExportJob) -> JSONResponse:
+    out = _export_out(exports_uc.ExportView(job))
+    return JSONResponse(out.model_dump(), status_code=202, headers={"Location": out.status_url})

@@ -26,6 +26,7 @@ from creator_chat.container import Container
 from creator_chat.domain.models import Identity, Role, Tier
 from creator_chat.errors import DomainError, QuotaExceeded, Unauthorized
 from creator_chat.observability import logger
+from creator_chat.usecases.creators import resolve_creator_id
 
 
 def aws_event(request: Request) -> dict[str, Any]:
@@ -329,3 +330,11 @@ async def container(request: Request) -> Container:
 
 Caller = Annotated[Identity, Depends(identity)]
 ContainerDep = Annotated[Container, Depends(container)]
+
+
+async def creator_ref(creator_id: str, c: ContainerDep) -> str:
+    """The ``{creator_id}`` of a route, given as the creator's id or its slug: the id."""
+    return resolve_creator_id(c.creators, creator_id)
+
+
+CreatorRef = Annotated[str, Depends(creator_ref)]

@@ -14,6 +14,7 @@ from creator_chat.api.common import (
     Caller,
     ContainerDep,
     ContainerFactory,
+    CreatorRef,
     body_limit,
     install_edge,
     request_id,
@@ -99,7 +100,13 @@ class DocumentOut(BaseModel):
 class SubmittedOut(BaseModel):
     document: DocumentOut
     created: bool
+    # An upload ticket (``"upload": true``): POST a multipart/form-data form to
+    # ``upload_url`` with every one of ``upload_fields``, then the file as the last field,
+    # ``file`` (S3's presigned POST; the local server takes the same form). A file larger
+    # than the declared ``size_bytes`` is refused and never stored.
     upload_url: str | None = None
+    upload_method: Literal["POST"] | None = None
+    upload_fields: dict[str, str] | None = None
     upload_expires_in_s: int | None = None
 
 
@@ -165,12 +172,15 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         status_code=202,
         responses={
             200: {"model": SubmittedOut, "description": "The same content again: a no-op"},
-            201: {"model": SubmittedOut, "description": "Upload ticket: PUT the file there"},
+            201: {
+                "model": SubmittedOut,
+                "description": "Upload ticket: POST upload_fields, then the file, to upload_url",
+            },
         },
         openapi_extra=body_limit(MAX_DOCUMENT_BODY_BYTES),
     )
     async def submit(
-        creator_id: str, body: DocumentIn, deps: D, caller: Caller, request: Request
+        creator_id: CreatorRef, body: DocumentIn, deps: D, caller: Caller, request: Request
     ) -> JSONResponse:
         rid = request_id(request)
         if body.upload:
@@ -190,6 +200,8 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
                 document=DocumentOut.of(ticket.document),
                 created=True,
                 upload_url=ticket.upload_url,
+                upload_method="POST",
+                upload_fields=ticket.upload_fields,
                 upload_expires_in_s=ticket.expires_in_s,
             )
             return JSONResponse(out.model_dump(), status_code=201)
@@ -209,34 +221,49 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
 
     @app.post(base + "/{document_id}/complete", response_model=SubmittedOut, status_code=202)
     async def complete(
-        creator_id: str, document_id: str, deps: D, caller: Caller, request: Request
+        creator_id: CreatorRef, document_id: str, deps: D, caller: Caller, request: Request
     ) -> SubmittedOut:
         submitted = uc.complete_upload(deps, caller, creator_id, document_id, request_id(request))
         return SubmittedOut(document=DocumentOut.of(submitted.document), created=True)
 
     @app.get(base, response_model=DocumentList)
-    async def list_documents(creator_id: str, deps: D, caller: Caller) -> DocumentList:
+    async def list_documents(
+        creator_id: CreatorRef, deps: D, caller: Caller, request: Request
+    ) -> DocumentList:
         return DocumentList(
-            documents=[DocumentOut.of(d) for d in uc.list_documents(deps, caller, creator_id)]
+            documents=[
+                DocumentOut.of(d)
+                for d in uc.list_documents(deps, caller, creator_id, request_id(request))
+            ]
         )
 
     @app.get(base + "/{document_id}", response_model=DocumentOut)
     async def get_document(
-        creator_id: str, document_id: str, deps: D, caller: Caller
+        creator_id: CreatorRef, document_id: str, deps: D, caller: Caller, request: Request
     ) -> DocumentOut:
-        return DocumentOut.of(uc.get_document(deps, caller, creator_id, document_id))
+        return DocumentOut.of(
+            uc.get_document(deps, caller, creator_id, document_id, request_id(request))
+        )
 
     @app.delete(base + "/{document_id}")
     async def delete_document(
-        creator_id: str, document_id: str, deps: D, caller: Caller, request: Request
+        creator_id: CreatorRef, document_id: str, deps: D, caller: Caller, request: Request
     ) -> dict[str, object]:
         removed = uc.delete_document(deps, caller, creator_id, document_id, request_id(request))
         return {"deleted": True, "document_id": document_id, "chunks_removed": removed}
 
     @app.post("/v1/creators/{creator_id}/search", response_model=SearchOut)
-    async def search(creator_id: str, body: SearchIn, deps: D, caller: Caller) -> SearchOut:
+    async def search(
+        creator_id: CreatorRef, body: SearchIn, deps: D, caller: Caller, request: Request
+    ) -> SearchOut:
         hits = uc.search(
-            deps, caller, creator_id, body.query, top_k=body.top_k, video_id=body.video_id
+            deps,
+            caller,
+            creator_id,
+            body.query,
+            top_k=body.top_k,
+            video_id=body.video_id,
+            request_id=request_id(request),
         )
         return SearchOut(results=[SearchResult.of(h) for h in hits])
 

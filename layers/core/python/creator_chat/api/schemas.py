@@ -85,7 +85,8 @@ class CreatorList(BaseModel):
 
 
 class CreatorCreate(Strict):
-    slug: str = Field(min_length=3, max_length=63)
+    # the same rule as the use case's, checked here so a bad slug is a 422 like any field
+    slug: str = Field(min_length=3, max_length=63, pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
     name: str = Field(min_length=1, max_length=200)
     persona: str = Field("", max_length=4000)
     specialty: str = Field("", max_length=500)
@@ -243,3 +244,18 @@ class UsageOut(BaseModel):
     requests: int
     input_tokens: int
     output_tokens: int
+
+
+class ExportOut(BaseModel):
+    """A GDPR export job: ``pending`` until the worker has built its file, then ``ready`` with
+    a short-lived ``download_url`` (ask the status URL again for a fresh one), or ``failed``."""
+
+    export_id: str
+    status: Literal["pending", "ready", "failed"]
+    status_url: str
+    created_at: int
+    expires_at: int
+    size_bytes: int | None = None
+    download_url: str | None = None
+    download_expires_at: int | None = None
+    failure_reason: str | None = None

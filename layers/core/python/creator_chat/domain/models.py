@@ -49,6 +49,10 @@ class Creator:
     updated_at: int = 0
 
 
+# what a creator's profile edit may change (never the id, the slug or the content version)
+PROFILE_FIELDS = frozenset({"name", "persona", "specialty", "description", "active"})
+
+
 @dataclass
 class Thread:
     thread_id: str
@@ -226,3 +230,25 @@ class AuditEntry:
     request_id: str
     at: int
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+class ExportStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass
+class ExportJob:
+    """A GDPR export too large to answer inline: built by the export worker into one file
+    (``blob_key`` in the exports store), readable by its user alone until ``expires_at``."""
+
+    export_id: str
+    user_id: str
+    status: ExportStatus
+    created_at: int
+    updated_at: int
+    expires_at: int
+    blob_key: str = ""
+    size_bytes: int = 0
+    failure_reason: str | None = None

@@ -266,12 +266,50 @@ class LocalGateway:
         self._authorizer = authorizer
         self._static = static
         self._local_routes = dict(local_routes or {})
+        # (method, path prefix, route) of the local routes that can refuse from headers alone
+        self._prechecked: list[tuple[str, str, Any]] = [
+            (m, pattern, route)
+            for (m, pattern), route in self._local_routes.items()
+            if callable(getattr(route, "precheck", None))
+        ]
         self._pool = ThreadPoolExecutor(
             max_concurrency, thread_name_prefix="lambda", initializer=_thread_event_loop
         )
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _precheck(self, scope: dict[str, Any]) -> GatewayResponse | None:
+        """A local route with a ``precheck`` (an upload form) may refuse a request from its
+        line and headers alone, before the body is read: the gateway then drops the body as
+        it arrives (answering only once it is read, so the client sees the refusal)."""
+        if not self._prechecked:
+            return None
+        method, path = scope["method"], scope["path"]
+        route = next(
+            (
+                r
+                for m, pattern, r in self._prechecked
+                if m == method
+                and (path == pattern or (pattern.endswith("/*") and path.startswith(pattern[:-1])))
+            ),
+            None,
+        )
+        if route is None or match_route(self._routes, method, path) is not None:
+            return None
+        request = LocalRequest(
+            method,
+            path,
+            scope.get("query_string", b"").decode("latin-1"),
+            {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]},
+            b"",
+            (scope.get("client") or ("127.0.0.1", 0))[0],
+        )
+        try:
+            refused: GatewayResponse | None = route.precheck(request)
+        except Exception:
+            return _gateway_error(500, "Internal Server Error")
+        return refused
 
     def _local_prefix_route(self, method: str, path: str) -> LocalRoute | None:
         """A local route declared as ``(method, "/prefix/*")`` serves every path below it."""
@@ -291,6 +329,7 @@ class LocalGateway:
                     return
         if scope["type"] != "http":
             return
+        early = self._precheck(scope)
         chunks: list[bytes] = []
         size = 0
         too_large = False
@@ -300,11 +339,13 @@ class LocalGateway:
             size += len(piece)
             if size > MAX_PAYLOAD_BYTES:
                 too_large = True
-            elif piece:
+            elif piece and early is None:
                 chunks.append(piece)
             if not message.get("more_body"):
                 break
-        if too_large:
+        if early is not None:
+            response = early  # refused from its headers: the body was read and dropped
+        elif too_large:
             response = _gateway_error(413, "Request Entity Too Large")
         else:
             response = await self.dispatch(

@@ -40,7 +40,7 @@ def _create_table(ddb: Any, name: str, table: Table) -> None:
             {
                 "IndexName": i.name,
                 "KeySchema": _key_schema(i.partition, i.sort),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": i.projection},
             }
             for i in table.indexes
         ]

@@ -15,7 +15,9 @@ creator → HTTP gateway.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -24,18 +26,29 @@ import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from creator_chat.local.gateway import LocalFunction, LocalGateway, LocalRoute
 from creator_chat.local.poller import QueuePoller
 from creator_chat.local.provision import provision
-from creator_chat.local.static import StaticSite, dev_routes
+from creator_chat.local.static import StaticSite, dev_routes, refused_dev_routes
 from creator_chat.observability import logger
 from creator_chat.resources import DECLARATION, Declaration
 from creator_chat.settings import Settings
 
-# Local and test only: the server and `creator-chat token` agree on it without setup.
-LOCAL_DEV_SECRET = "creator-chat-local-dev-secret-not-for-production"  # noqa: S105
 DEPLOYED_ENVS = ("dev", "staging", "prod")
+
+
+def is_loopback(host: str | None) -> bool:
+    """``127.0.0.0/8``, ``::1`` or ``localhost``: only this machine can connect."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def default_functions_dir() -> Path:
@@ -108,6 +121,7 @@ class LocalRuntime:
         seed_demo: bool = True,
         environ: dict[str, str] | None = None,
         aws_emulator: bool = False,
+        allow_dev_sign_in: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.data_dir = data_dir
@@ -117,6 +131,12 @@ class LocalRuntime:
         self.seed_demo = seed_demo
         self.environ = environ or {}
         self.aws_emulator = aws_emulator
+        self.allow_dev_sign_in = allow_dev_sign_in
+        # the web page's dev sign-in (POST /local/dev-token): on only for a loopback bind,
+        # unless allowed explicitly (then ``dev_sign_in_exposed``: say so loudly at start)
+        self.dev_sign_in = False
+        self.dev_sign_in_exposed = False
+        self.dev_sign_in_refused = False
         self.emulator: Any = None
         self.mode = "embedded"
         self.pollers: list[QueuePoller] = []
@@ -152,7 +172,16 @@ class LocalRuntime:
         deployed = os.environ.get("CREATOR_CHAT_ENV") in DEPLOYED_ENVS
         if not deployed:
             os.environ.setdefault("CREATOR_CHAT_ENV", "local")
-            os.environ.setdefault("CREATOR_CHAT_JWT_SECRET", LOCAL_DEV_SECRET)
+            if not os.environ.get("CREATOR_CHAT_JWT_SECRET"):
+                # an explicit secret wins; else the data dir's own, made at the first start
+                # (`creator-chat token` reads it there), else one for this process alone
+                from creator_chat.local.secret import load_or_create_secret
+
+                os.environ["CREATOR_CHAT_JWT_SECRET"] = (
+                    load_or_create_secret(self.data_dir)
+                    if self.data_dir is not None
+                    else secrets.token_urlsafe(48)
+                )
         if self.aws_emulator:
             from creator_chat.local.emulator import Emulator
 
@@ -202,13 +231,13 @@ class LocalRuntime:
             from creator_chat.local.demo import seed_demo_creator
 
             seed_demo_creator(container)
-        dev_sign_in = dev_routes(settings)  # the web client's; local and test only, never deployed
+        dev_sign_in = self._dev_sign_in_routes(settings)
         local_routes.update(dev_sign_in)
         self.gateway = LocalGateway(
             list(self.declaration.routes),
             {name: f for name, f in self.functions.items()},
             self.functions[self.declaration.authorizer_function],
-            static=StaticSite(dev_sign_in=bool(dev_sign_in)),
+            static=StaticSite(dev_sign_in=self.dev_sign_in),
             local_routes=local_routes,
             max_concurrency=int(os.environ.get("CREATOR_CHAT_GATEWAY_THREADS", "64")),
         )
@@ -216,12 +245,44 @@ class LocalRuntime:
         logger.info("local runtime started", extra={"url": self.url, "mode": self.mode})
         return self
 
+    def _dev_sign_in_routes(self, settings: Settings) -> dict[tuple[str, str], LocalRoute]:
+        """The web client's dev sign-in (local and test only, never deployed). It hands out
+        any fan's account, so it is on only when the server listens on loopback alone and is
+        not published elsewhere (``CREATOR_CHAT_PUBLIC_URL``): what decides is the bind
+        address, not a request's source address (behind a proxy every request comes from
+        127.0.0.1). ``--allow-dev-sign-in`` / ``CREATOR_CHAT_DEV_SIGN_IN=1`` turn it on
+        anyway; otherwise the route answers 403 with the way to turn it on."""
+        routes = dev_routes(settings)
+        if not routes:
+            return routes
+        local_only = is_loopback(self.host) and is_loopback(urlsplit(settings.public_url).hostname)
+        if local_only or self.allow_dev_sign_in or settings.dev_sign_in:
+            self.dev_sign_in = True
+            self.dev_sign_in_exposed = not local_only
+            if self.dev_sign_in_exposed:
+                logger.warning(
+                    "dev sign-in is on for a server reachable from other hosts: anyone who "
+                    "reaches it can sign in as any fan",
+                    extra={"host": self.host, "public_url": settings.public_url},
+                )
+            return routes
+        self.dev_sign_in_refused = True
+        return refused_dev_routes(
+            f"dev sign-in is off: this server listens on {self.host}, not on loopback alone. "
+            "Restart it with --allow-dev-sign-in (or CREATOR_CHAT_DEV_SIGN_IN=1) to turn it on "
+            "for a trusted network, or sign in with a token (creator-chat token)."
+        )
+
     def _start_embedded(
         self, container: Any, local_routes: dict[tuple[str, str], LocalRoute]
     ) -> None:
         from creator_chat.adapters.embedded.queue import EmbeddedJobQueue
         from creator_chat.local.poller import EmbeddedSource
-        from creator_chat.local.uploads import UPLOAD_ROUTE_KEY, upload_route
+        from creator_chat.local.uploads import (
+            LEGACY_UPLOAD_ROUTE_KEY,
+            UPLOAD_ROUTE_KEY,
+            upload_route,
+        )
 
         db = container.database
         started = time.perf_counter()
@@ -257,9 +318,11 @@ class LocalRuntime:
             )
             poller.start()
             self.pollers.append(poller)
-        local_routes[UPLOAD_ROUTE_KEY] = upload_route(
-            container.blobs, max_bytes=container.settings.max_document_bytes
-        )
+        uploads = upload_route(container.blobs, max_bytes=container.settings.max_document_bytes)
+        local_routes[UPLOAD_ROUTE_KEY] = local_routes[LEGACY_UPLOAD_ROUTE_KEY] = uploads
+        from creator_chat.local.exports import EXPORT_DOWNLOAD_ROUTE_KEY, export_download_route
+
+        local_routes[EXPORT_DOWNLOAD_ROUTE_KEY] = export_download_route(container.export_blobs)
         threading.Thread(target=container.index.preload, name="index-preload", daemon=True).start()
         self._purge_thread = threading.Thread(
             target=self._purge_loop, args=(container,), name="purge", daemon=True
@@ -270,7 +333,11 @@ class LocalRuntime:
         """Delete expired rows now and then (reads already treat them as absent)."""
         while not self._stop_purge.wait(PURGE_EVERY_S):
             try:
+                from creator_chat.local.exports import purge_expired_exports
+
+                exports = purge_expired_exports(container)  # files with their records
                 removed = container.database.purge_expired(container.clock.now())
+                removed["exports"] = exports
                 if any(removed.values()):
                     logger.info("expired rows purged", extra=removed)
             except Exception:

@@ -171,3 +171,12 @@ def dev_routes(settings: Settings) -> dict[tuple[str, str], LocalRoute]:
         )
 
     return {("POST", DEV_TOKEN_PATH): mint}
+
+
+def refused_dev_routes(reason: str) -> dict[tuple[str, str], LocalRoute]:
+    """The dev sign-in turned off (a server reachable from other hosts): ``403`` with why."""
+
+    def refuse(request: LocalRequest) -> GatewayResponse:
+        return _error(403, "dev_sign_in_off", reason)
+
+    return {("POST", DEV_TOKEN_PATH): refuse}

@@ -8,13 +8,14 @@ and answered later; every accepted question ends ``answered`` or ``failed`` with
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from creator_chat.breaker import CircuitBreaker
@@ -31,6 +32,7 @@ from creator_chat.domain.models import (
     Message,
     MessageStatus,
     QuotaDecision,
+    Role,
     SearchHit,
     Thread,
 )
@@ -279,11 +281,17 @@ def _active_creator(deps: ChatDeps, creator_id: str) -> Creator:
 
 
 def _thread_for(
-    deps: ChatDeps, caller: Identity, creator: Creator, thread_id: str | None, title: str
+    deps: ChatDeps,
+    caller: Identity,
+    creator: Creator,
+    thread_id: str | None,
+    title: str,
+    request_id: str = "",
 ) -> Thread:
     """The caller's thread, or a new one that is stored with its first message."""
     if thread_id:
-        thread = own_thread(deps.threads, caller, thread_id, Auditor(deps.audit, deps.clock))
+        auditor = Auditor(deps.audit, deps.clock, request_id)
+        thread = own_thread(deps.threads, caller, thread_id, auditor)
         if thread.creator_id != creator.creator_id:
             raise NotFound("thread not found")  # a thread is bound to one creator
         return thread
@@ -308,6 +316,7 @@ def ask(
     thread_id: str | None = None,
     video_id: str | None = None,
     mode: str = "sync",
+    request_id: str = "",
 ) -> ChatResult:
     """Answer one question (or queue it) and persist the question and the answer."""
     question = text.strip()
@@ -323,7 +332,7 @@ def ask(
     # The question, its thread and the trending count commit together (one transaction in
     # the embedded database, where each commit is most of a write's cost).
     with _timed(timings, "thread"), deps.unit_of_work():
-        thread = _thread_for(deps, caller, creator, thread_id, question)
+        thread = _thread_for(deps, caller, creator, thread_id, question, request_id)
         first_turn = thread.message_count == 0
         history = (
             []
@@ -590,13 +599,27 @@ def _week(clock: Clock) -> str:
     return datetime.fromtimestamp(clock.now(), UTC).strftime("%G-W%V")
 
 
+def _week_end(now: float) -> int:
+    """The first second of the next ISO week (Monday 00:00 UTC)."""
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int((day + timedelta(days=7 - day.weekday())).timestamp())
+
+
 def _record_trending(deps: ChatDeps, caller: Identity, creator: Creator, question: str) -> None:
+    # Only fans count toward "asked by enough different fans": the creator, its team and
+    # admins testing the assistant would otherwise vouch for a single real fan's question.
+    if caller.role is not Role.FAN or caller.can_manage_creator(creator.creator_id):
+        return
+    now = deps.clock.now()
     week = _week(deps.clock)
-    # counts each fan once per question and week; not linkable across creators or weeks
-    asker = hashlib.sha256(f"{creator.creator_id}|{week}|{caller.user_id}".encode()).hexdigest()
     try:
+        # counts each fan once per question and week, under a key that is discarded after the
+        # week: the markers can then be linked to nobody (not across creators, weeks, or
+        # back to an erased fan)
+        secret = deps.trending.week_secret(week, expires_at=_week_end(now) + 24 * 3600)
+        asker = hmac.new(secret, f"{creator.creator_id}|{caller.user_id}".encode(), "sha256")
         deps.trending.record_question(
-            creator.creator_id, week, normalise_question(question), asker[:32]
+            creator.creator_id, week, normalise_question(question), asker.hexdigest()[:32]
         )
     except Exception:  # analytics must never cost a fan an answer
         logger.warning("trending not recorded")
@@ -687,7 +710,7 @@ def give_feedback(
 
 
 def trending(
-    deps: ChatDeps, caller: Identity, creator_id: str, *, limit: int = 20
+    deps: ChatDeps, caller: Identity, creator_id: str, *, limit: int = 20, request_id: str = ""
 ) -> list[tuple[str, int]]:
     """This week's most asked questions (each asked by at least a few different fans, see
     ``DynamoTrendingStore``): the creator itself or an admin only."""
@@ -698,7 +721,7 @@ def trending(
                 action="trending.read",
                 target=creator_id,
                 outcome="denied",
-                request_id="",
+                request_id=request_id,
                 at=int(deps.clock.now()),
             )
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from creator_chat.domain.models import Creator, Identity, Role
 from creator_chat.errors import Forbidden, InvalidInput, NotFound
@@ -16,6 +15,16 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 def list_creators(store: CreatorStore, caller: Identity) -> list[Creator]:
     """Active creators; admins also see inactive ones."""
     return store.list_creators(active_only=caller.role is not Role.ADMIN)
+
+
+def resolve_creator_id(store: CreatorStore, id_or_slug: str) -> str:
+    """A creator's id from its id or its slug (a slug has no ``_``, an id always has), so
+    every creator route takes either; an unknown slug is returned as given (and then
+    reads as "not found" or "forbidden", as an unknown id does)."""
+    if "_" in id_or_slug or not SLUG_RE.match(id_or_slug):
+        return id_or_slug
+    creator = store.get_creator_by_slug(id_or_slug)
+    return creator.creator_id if creator else id_or_slug
 
 
 def get_creator(store: CreatorStore, caller: Identity, id_or_slug: str) -> Creator:
@@ -77,17 +86,17 @@ def update_creator(
         raise Forbidden("you cannot manage this creator")
     if active is not None and caller.role is not Role.ADMIN:
         raise Forbidden("only admins activate or deactivate creators")
-    current = store.get_creator(creator_id)
-    if current is None:
-        raise NotFound("creator not found")
-    updated = replace(
-        current,
-        name=current.name if name is None else name,
-        persona=current.persona if persona is None else persona,
-        specialty=current.specialty if specialty is None else specialty,
-        description=current.description if description is None else description,
-        active=current.active if active is None else active,
+    changes = {
+        "name": name,
+        "persona": persona,
+        "specialty": specialty,
+        "description": description,
+        "active": active,
+    }
+    # only what the request changes: a concurrent edit of another field, or an ingest's
+    # content-version bump, is never written back from this request's read
+    return store.update_creator(
+        creator_id,
+        {k: v for k, v in changes.items() if v is not None},
         updated_at=int(clock.now()),
     )
-    store.put_creator(updated)
-    return updated

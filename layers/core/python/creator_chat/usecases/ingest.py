@@ -8,6 +8,7 @@ Every accepted document ends ``done`` or ``failed`` with a reason.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -23,10 +24,11 @@ from creator_chat.domain.models import (
     Identity,
     SearchHit,
 )
-from creator_chat.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from creator_chat.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from creator_chat.ids import content_hash, random_id
 from creator_chat.observability import count, logger
 from creator_chat.ports import (
+    MAX_DELAY_S,
     AuditLog,
     BlobStore,
     Clock,
@@ -41,7 +43,12 @@ if TYPE_CHECKING:
     from creator_chat.settings import Settings
 
 EMBED_BATCH = 32
-UPLOAD_URL_TTL_S = 900
+UPLOAD_URL_TTL_S = 900  # the default of ``Settings.upload_url_ttl_s``
+# An upload started just before its form expired may still be landing: a ticket is given up
+# this long after the expiry (at most; never more than the ticket's own lifetime).
+UPLOAD_COMPLETE_GRACE_S = 60
+UPLOAD_EXPIRY = "upload-expiry"  # the ``kind`` of the delayed job that ends abandoned tickets
+UPLOAD_NOT_COMPLETED = "upload not completed"
 
 
 class IngestDeps(Protocol):
@@ -70,6 +77,12 @@ class IngestDeps(Protocol):
         """Writes that commit together (one transaction in the embedded database)."""
         ...
 
+    @property
+    def atomic_units(self) -> bool:
+        """A unit of work rolls back whole (the embedded database); on AWS each write in it
+        lands on its own."""
+        ...
+
 
 @dataclass(frozen=True)
 class Submitted:
@@ -79,8 +92,12 @@ class Submitted:
 
 @dataclass(frozen=True)
 class UploadTicket:
+    """Where the client uploads the file: a multipart POST of ``upload_fields`` and then the
+    file (field ``file``, at most the declared size) to ``upload_url``."""
+
     document: Document
     upload_url: str
+    upload_fields: dict[str, str]
     expires_in_s: int
 
 
@@ -180,19 +197,25 @@ def submit_document(
 
 
 def _enqueue(deps: IngestDeps, doc: Document) -> None:
-    # Record first, then queue: a job never points at a document that does not exist.
-    deps.documents.put_document(doc)
+    # The record and its job commit together where they share a database: a crash between
+    # the two must not leave a document ``queued`` with no job to run it. Elsewhere: record
+    # first, then queue (a job never points at a document that does not exist), and a
+    # record whose job could not be sent ends ``failed``.
     try:
-        deps.ingest_queue.send(
-            {"job_id": doc.job_id, "creator_id": doc.creator_id, "document_id": doc.document_id}
-        )
+        with deps.unit_of_work():
+            deps.documents.put_document(doc)
+            deps.ingest_queue.send(
+                {"job_id": doc.job_id, "creator_id": doc.creator_id, "document_id": doc.document_id}
+            )
     except Exception:
-        deps.documents.set_status(
-            doc.creator_id,
-            doc.document_id,
-            DocumentStatus.FAILED,
-            failure_reason="could not queue the ingest job; post it again",
-        )
+        if not deps.atomic_units:
+            deps.documents.set_status(
+                doc.creator_id,
+                doc.document_id,
+                DocumentStatus.FAILED,
+                failure_reason="could not queue the ingest job; post it again",
+                job_id=doc.job_id,
+            )
         raise
 
 
@@ -209,7 +232,10 @@ def request_upload(
     content_type: str = "application/octet-stream",
     request_id: str = "",
 ) -> UploadTicket:
-    """A presigned PUT URL for a large file; ``complete_upload`` queues it once uploaded."""
+    """An upload form (presigned POST) for a large file; ``complete_upload`` queues it once
+    uploaded. The form accepts at most ``size_bytes`` (the store refuses a larger file before
+    storing it), and the ticket is the document's until it is completed: a delayed job on the
+    ingest queue ends it ``failed`` ("upload not completed") once it has expired."""
     authorize_manage(deps, caller, creator_id, "document.upload", request_id)
     if size_bytes > deps.settings.max_document_bytes:
         raise PayloadTooLarge(
@@ -218,7 +244,14 @@ def request_upload(
     document_id = document_id_for(creator_id, source_url or title)
     existing = deps.documents.get_document(creator_id, document_id)
     now = int(deps.clock.now())
+    ttl = deps.settings.upload_url_ttl_s
+    # The ticket id holds the document's ``job_id`` until the upload is completed: the expiry
+    # job changes the document only while it still names this ticket.
+    ticket = random_id("upl_")
     blob_key = f"{creator_id}/{document_id}/upload-{random_id()}"
+    form = deps.blobs.presigned_post(
+        blob_key, expires_s=ttl, content_type=content_type, max_bytes=size_bytes
+    )
     doc = Document(
         creator_id=creator_id,
         document_id=document_id,
@@ -231,34 +264,99 @@ def request_upload(
         source_url=source_url,
         video_id=video_id,
         blob_key=blob_key,
-        job_id="",
+        job_id=ticket,
         chunk_count=existing.chunk_count if existing else 0,
         size_bytes=size_bytes,
     )
-    deps.documents.put_document(doc)
-    url = deps.blobs.presigned_put_url(
-        blob_key, expires_s=UPLOAD_URL_TTL_S, content_type=content_type
+    try:
+        with deps.unit_of_work():  # the ticket and its expiry job, together (as ``_enqueue``)
+            deps.documents.put_document(doc)
+            _schedule_expiry(deps, doc, due_at=now + ttl + min(UPLOAD_COMPLETE_GRACE_S, ttl))
+    except Exception:
+        if not deps.atomic_units:
+            deps.documents.set_status(
+                creator_id,
+                document_id,
+                DocumentStatus.FAILED,
+                failure_reason="could not queue the upload's expiry; ask for a new upload URL",
+                job_id=ticket,
+            )
+        raise
+    return UploadTicket(doc, form.url, form.fields, ttl)
+
+
+def _schedule_expiry(deps: IngestDeps, doc: Document, *, due_at: float) -> None:
+    """Queue the job that ends the ticket ``doc.job_id`` at ``due_at`` unless completed by
+    then (SQS delays 15 minutes at most: a later one is re-queued when it arrives early)."""
+    delay = min(MAX_DELAY_S, max(0, math.ceil(due_at - deps.clock.now())))
+    deps.ingest_queue.send(
+        {
+            "kind": UPLOAD_EXPIRY,
+            "job_id": random_id("exp_"),  # each send its own: the worker's idempotency key
+            "creator_id": doc.creator_id,
+            "document_id": doc.document_id,
+            "ticket": doc.job_id,
+            "due_at": due_at,
+        },
+        delay_s=delay,
     )
-    return UploadTicket(doc, url, UPLOAD_URL_TTL_S)
+
+
+def expire_upload(deps: IngestDeps, job: Mapping[str, Any]) -> str:
+    """The expiry job of an upload ticket: a ticket still not completed ends ``failed``
+    ("upload not completed") and its partial upload is deleted. Conditional on the document
+    still being ``queued`` under this very ticket, so a completed upload, a newer ticket or
+    content posted again is never touched."""
+    creator_id, document_id = str(job["creator_id"]), str(job["document_id"])
+    ticket = str(job["ticket"])
+    due_at = float(job["due_at"])
+    doc = deps.documents.get_document(creator_id, document_id)
+    if doc is None:
+        return "deleted"
+    if doc.job_id != ticket or doc.status is not DocumentStatus.QUEUED:
+        return "superseded"  # completed, asked for again, or posted inline since
+    if deps.clock.now() < due_at:
+        _schedule_expiry(deps, doc, due_at=due_at)
+        return "rescheduled"
+    if not deps.documents.set_status(
+        creator_id,
+        document_id,
+        DocumentStatus.FAILED,
+        failure_reason=UPLOAD_NOT_COMPLETED,
+        expected=(DocumentStatus.QUEUED,),
+        job_id=ticket,
+    ):
+        return "superseded"
+    try:
+        deps.blobs.delete(doc.blob_key)  # whatever was uploaded without being completed
+    except Exception as err:  # best effort: the failed document still names it
+        logger.warning(
+            "could not delete an abandoned upload",
+            extra={"document_id": document_id, "error": type(err).__name__},
+        )
+    count("UploadExpired")
+    return "expired"
 
 
 def complete_upload(
     deps: IngestDeps, caller: Identity, creator_id: str, document_id: str, request_id: str = ""
 ) -> Submitted:
-    """The client has PUT the file: check it, then queue the job."""
+    """The client has uploaded the file: check it, then queue the job."""
     authorize_manage(deps, caller, creator_id, "document.ingest", request_id)
     doc = deps.documents.get_document(creator_id, document_id)
     if doc is None or not doc.blob_key:
         raise NotFound("document not found")
+    if doc.status is DocumentStatus.FAILED and doc.failure_reason == UPLOAD_NOT_COMPLETED:
+        raise Conflict("the upload was not completed before its URL expired; ask for a new one")
     try:
         data = deps.blobs.get(doc.blob_key)
     except NotFound as err:
-        raise InvalidInput("nothing was uploaded to the upload URL yet") from err
-    if len(data) > deps.settings.max_document_bytes:
+        raise Conflict("nothing was uploaded to the upload URL yet") from err
+    # the store enforces the declared size; checked again for a store that cannot (moto)
+    limit = min(deps.settings.max_document_bytes, doc.size_bytes or len(data))
+    if len(data) > limit:
         deps.blobs.delete(doc.blob_key)
-        raise PayloadTooLarge(
-            f"the file is {len(data)} bytes; the limit is {deps.settings.max_document_bytes}"
-        )
+        raise PayloadTooLarge(f"the file is {len(data)} bytes; the upload declared at most {limit}")
     doc.content_hash = content_hash(doc.kind.value.encode() + b"\0" + data)
     doc.size_bytes = len(data)
     doc.job_id = random_id("job_")
@@ -268,13 +366,17 @@ def complete_upload(
     return Submitted(doc, created=True)
 
 
-def list_documents(deps: IngestDeps, caller: Identity, creator_id: str) -> list[Document]:
-    authorize_manage(deps, caller, creator_id, "document.list")
+def list_documents(
+    deps: IngestDeps, caller: Identity, creator_id: str, request_id: str = ""
+) -> list[Document]:
+    authorize_manage(deps, caller, creator_id, "document.list", request_id)
     return deps.documents.list_documents(creator_id)
 
 
-def get_document(deps: IngestDeps, caller: Identity, creator_id: str, document_id: str) -> Document:
-    authorize_manage(deps, caller, creator_id, "document.read")
+def get_document(
+    deps: IngestDeps, caller: Identity, creator_id: str, document_id: str, request_id: str = ""
+) -> Document:
+    authorize_manage(deps, caller, creator_id, "document.read", request_id)
     doc = deps.documents.get_document(creator_id, document_id)
     if doc is None:
         raise NotFound("document not found")
@@ -309,9 +411,10 @@ def search(
     *,
     top_k: int,
     video_id: str | None = None,
+    request_id: str = "",
 ) -> list[SearchHit]:
     """What the creator's assistant would see for this query (hybrid, creator-scoped)."""
-    authorize_manage(deps, caller, creator_id, "document.search")
+    authorize_manage(deps, caller, creator_id, "document.search", request_id)
     return retrieve(deps.embedder, deps.index, creator_id, query, top_k=top_k, video_id=video_id)
 
 
@@ -344,16 +447,31 @@ def process_job(deps: IngestDeps, job: Mapping[str, Any], *, final_attempt: bool
     Content problems end the document ``failed`` with the reason, and are not retried.
     On the last attempt a dependency failure also ends it ``failed`` (and the job goes on
     to the DLQ), so no accepted document is left ``processing`` forever.
+
+    A job owns its document only while the record names its ``job_id``: every status it
+    sets is conditional on that, so a job overtaken by a newer version of the document (or
+    by a delete) never marks it ``done``, ``failed`` or ``processing``, and never leaves its
+    chunks behind — the newest accepted version is what ends indexed.
     """
+    if job.get("kind") == UPLOAD_EXPIRY:
+        return expire_upload(deps, job)  # an upload ticket's expiry, not a version to index
     creator_id, document_id = str(job["creator_id"]), str(job["document_id"])
+    job_id = str(job["job_id"])
     doc = deps.documents.get_document(creator_id, document_id)
     if doc is None:
         return "deleted"  # removed while queued: nothing to do
-    if doc.job_id != job["job_id"]:
+    if doc.job_id != job_id:
         return "superseded"  # a newer version was posted; its own job will run
     if doc.status is DocumentStatus.DONE:
         return "done"  # a duplicate delivery of a finished job
-    deps.documents.set_status(creator_id, document_id, DocumentStatus.PROCESSING)
+    if not deps.documents.set_status(
+        creator_id,
+        document_id,
+        DocumentStatus.PROCESSING,
+        expected=(DocumentStatus.QUEUED, DocumentStatus.PROCESSING),
+        job_id=job_id,
+    ):
+        return "superseded"
     try:
         data = deps.blobs.get(doc.blob_key)
         parsed = parse(doc.kind, data)
@@ -369,23 +487,30 @@ def process_job(deps: IngestDeps, job: Mapping[str, Any], *, final_attempt: bool
             raise InvalidInput("the document has no text to index")
     except (InvalidInput, NotFound) as err:
         reason = err.message if isinstance(err, InvalidInput) else "raw content is missing"
-        deps.documents.set_status(
-            creator_id, document_id, DocumentStatus.FAILED, failure_reason=reason, chunk_count=0
-        )
+        if not deps.documents.set_status(
+            creator_id,
+            document_id,
+            DocumentStatus.FAILED,
+            failure_reason=reason,
+            chunk_count=0,
+            job_id=job_id,
+        ):
+            return "superseded"
         count("IngestFailed")
         return "failed"
     except Exception as err:
-        _attempt_failed(deps, creator_id, document_id, err, "reading", final_attempt=final_attempt)
+        _attempt_failed(deps, job_id, creator_id, document_id, err, "reading", final=final_attempt)
         raise TransientIngestError(str(err)) from err
     try:
         vectors: list[list[float]] = []
         for start in range(0, len(chunks), EMBED_BATCH):
             batch = chunks[start : start + EMBED_BATCH]
             vectors.extend(deps.embedder.embed([c.text for c in batch]))
+        if not _still_owned(deps, creator_id, document_id, job_id):
+            return "superseded"  # overtaken while embedding: write nothing
         # The chunks and the ``done`` status commit together where the stores share a
-        # database: after a crash a document is never ``done`` without its chunks. Only the
-        # job that set ``processing`` may mark it done: a document deleted, or posted again,
-        # while this job embedded is no longer this job's.
+        # database: after a crash a document is never ``done`` without its chunks, and a job
+        # overtaken between the check above and here rolls back whole.
         with deps.unit_of_work():
             deps.index.replace_document(creator_id, document_id, chunks, vectors)
             if not deps.documents.set_status(
@@ -394,30 +519,71 @@ def process_job(deps: IngestDeps, job: Mapping[str, Any], *, final_attempt: bool
                 DocumentStatus.DONE,
                 chunk_count=len(chunks),
                 expected=(DocumentStatus.PROCESSING,),
+                job_id=job_id,
             ):
                 raise _NoLongerCurrent
             deps.creators.bump_content_version(creator_id)
     except _NoLongerCurrent:
-        # Rolled back where the stores share a transaction; elsewhere the chunks just
-        # written must not outlive a deleted document (a newer version replaces them).
-        if deps.documents.get_document(creator_id, document_id) is None:
-            deps.index.delete_document(creator_id, document_id)
+        if not deps.atomic_units:
+            _repair_overtaken_write(deps, creator_id, document_id)
         return "superseded"
     except Exception as err:
-        _attempt_failed(deps, creator_id, document_id, err, "indexing", final_attempt=final_attempt)
+        _attempt_failed(deps, job_id, creator_id, document_id, err, "indexing", final=final_attempt)
         raise TransientIngestError(str(err)) from err
     count("IngestChunks", len(chunks))
     return "done"
 
 
+def _still_owned(deps: IngestDeps, creator_id: str, document_id: str, job_id: str) -> bool:
+    current = deps.documents.get_document(creator_id, document_id)
+    return (
+        current is not None
+        and current.job_id == job_id
+        and current.status is DocumentStatus.PROCESSING
+    )
+
+
+def _repair_overtaken_write(deps: IngestDeps, creator_id: str, document_id: str) -> None:
+    """This job's chunks were written (no shared transaction: DynamoDB + OpenSearch) but the
+    document was deleted or re-posted in the meantime. Leave the index as the current
+    version says: no chunks for a deleted or failed document; for a version whose own job
+    has already read (or replaced) the index, run that version once more so its chunks,
+    not ours, are what stays. A version still queued replaces ours when its job runs."""
+    current = deps.documents.get_document(creator_id, document_id)
+    if current is None or current.status is DocumentStatus.FAILED:
+        deps.index.delete_document(creator_id, document_id)
+        return
+    if current.status is DocumentStatus.QUEUED:
+        return
+    if deps.documents.set_status(
+        creator_id,
+        document_id,
+        DocumentStatus.QUEUED,
+        expected=(DocumentStatus.PROCESSING, DocumentStatus.DONE),
+        job_id=current.job_id,
+    ):
+        # same job id (the version is the same), a new run: the worker's idempotency key
+        # is (job_id, run), so this delivery is not taken for a duplicate of the first
+        deps.ingest_queue.send(
+            {
+                "job_id": current.job_id,
+                "creator_id": creator_id,
+                "document_id": document_id,
+                "run": random_id("run_"),
+            }
+        )
+        count("IngestRequeued")
+
+
 def _attempt_failed(
     deps: IngestDeps,
+    job_id: str,
     creator_id: str,
     document_id: str,
     err: Exception,
     stage: str,
     *,
-    final_attempt: bool,
+    final: bool,
 ) -> None:
     """A retryable failure; on the last attempt the document ends ``failed`` with the reason
     (the job then goes on to the DLQ for operators, and the creator can post it again)."""
@@ -425,9 +591,14 @@ def _attempt_failed(
         "ingest attempt failed",
         extra={"document_id": document_id, "stage": stage, "error": type(err).__name__},
     )
-    if final_attempt:
+    if final:
         reason = f"{stage} failed after retries ({type(err).__name__}); post it again"
-        deps.documents.set_status(
-            creator_id, document_id, DocumentStatus.FAILED, chunk_count=0, failure_reason=reason
-        )
-        count("IngestFailed")
+        if deps.documents.set_status(
+            creator_id,
+            document_id,
+            DocumentStatus.FAILED,
+            chunk_count=0,
+            failure_reason=reason,
+            job_id=job_id,
+        ):
+            count("IngestFailed")

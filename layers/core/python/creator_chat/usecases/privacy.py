@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
 from typing import Any
 
 from creator_chat.container import Container
 from creator_chat.domain.models import AuditEntry, Identity
 from creator_chat.ids import random_id
+from creator_chat.usecases import exports as exports_uc
+from creator_chat.usecases import sessions as session_uc
 
 
 def pseudonym(user_id: str) -> str:
@@ -17,35 +18,9 @@ def pseudonym(user_id: str) -> str:
 
 
 def export_user_data(c: Container, caller: Identity, request_id: str = "") -> dict[str, Any]:
-    """All of the caller's data as JSON: profile, threads with messages, feedback, usage,
-    sessions and the caller's own audit trail."""
-    uid = caller.user_id
-    threads = []
-    for thread in c.threads.list_threads(uid, limit=10_000):
-        messages = [asdict(m) for m in c.threads.list_messages(thread.thread_id, limit=100_000)]
-        threads.append({**asdict(thread), "messages": messages})
-    profile = c.users.get_profile(uid)
-    export = {
-        "user_id": uid,
-        "exported_at": int(c.clock.now()),
-        "profile": asdict(profile) if profile else None,
-        "threads": threads,
-        "feedback": [asdict(f) for f in c.threads.list_feedback(uid)],
-        "usage": [asdict(u) for u in c.users.list_usage(uid)],
-        "sessions": [asdict(s) for s in c.sessions.list_sessions(uid)],
-        "audit": [asdict(a) for a in c.audit.entries_for(uid)],
-    }
-    c.audit.record(
-        AuditEntry(
-            actor_id=uid,
-            action="data.export",
-            target=uid,
-            outcome="ok",
-            request_id=request_id,
-            at=int(c.clock.now()),
-        )
-    )
-    return export
+    """All of the caller's data as JSON, built now (``usecases.exports``: a fixed number of
+    queries whatever the number of threads; the API hands a large account an export job)."""
+    return exports_uc.export_inline(c, caller.user_id, request_id)
 
 
 def erase_user_data(c: Container, caller: Identity, request_id: str = "") -> dict[str, Any]:
@@ -55,9 +30,17 @@ def erase_user_data(c: Container, caller: Identity, request_id: str = "") -> dic
     """
     uid = caller.user_id
     deleted = {
+        "exports": exports_uc.erase_user_exports(c, uid),  # records and files
         "conversations": c.threads.delete_user_data(uid),
         "users": c.users.delete_user(uid),
-        "sessions": c.sessions.delete_user_sessions(uid),
+        # revoked, not deleted: a deleted session would let its token in again as a new one
+        "sessions": session_uc.revoke_all(
+            c.sessions,
+            uid,
+            now=int(c.clock.now()),
+            until=int(c.clock.now()) + c.settings.max_token_lifetime_s + c.settings.jwt_leeway_s,
+            pseudonym=pseudonym(uid),
+        ),
         "rate_limits": c.rate_limiter.delete_user_counters(uid),
         "audit": c.audit.delete_actor(uid),
     }

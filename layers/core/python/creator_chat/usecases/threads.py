@@ -15,6 +15,7 @@ class Auditor:
 
     log: AuditLog
     clock: Clock
+    request_id: str = ""
 
     def denied(self, caller: Identity, action: str, target: str) -> None:
         self.log.record(
@@ -23,7 +24,7 @@ class Auditor:
                 action=action,
                 target=target,
                 outcome="denied",
-                request_id="",
+                request_id=self.request_id,
                 at=int(self.clock.now()),
             )
         )

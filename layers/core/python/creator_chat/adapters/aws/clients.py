@@ -18,6 +18,8 @@ _DEFAULT_CONFIG = Config(
     max_pool_connections=50,
 )
 
+_S3_CONFIG = Config(signature_version="s3v4")
+
 
 class AwsClients:
     """Builds boto3 clients/resources once per process for one endpoint."""
@@ -31,10 +33,15 @@ class AwsClients:
     def client(self, service: str) -> Any:
         key = ("client", service)
         if key not in self._cache:
+            config = self._config
+            if service == "s3":
+                # presigned URLs and POST policies signed with SigV4: botocore's default for
+                # them in us-east-1 is still SigV2, which buckets created since 2020 refuse
+                config = config.merge(_S3_CONFIG)
             self._cache[key] = self.session.client(
                 service,
                 endpoint_url=self._endpoint,
-                config=self._config,  # type: ignore[call-overload]
+                config=config,  # type: ignore[call-overload]
             )
         return self._cache[key]
 

@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from creator_chat.errors import NotFound
+from creator_chat.ports import UploadForm
 
 
 class S3BlobStore:
@@ -33,11 +34,32 @@ class S3BlobStore:
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
-    def presigned_put_url(self, key: str, *, expires_s: int, content_type: str) -> str:
+    def presigned_get_url(self, key: str, *, expires_s: int) -> str:
+        """S3's presigned GET (signed here, no request to S3). It ends at ``expires_s`` or
+        when the signing credentials (a Lambda role's temporary ones) expire, whichever comes
+        first: a client then asks again for a fresh URL."""
         return str(
             self._client.generate_presigned_url(
-                "put_object",
-                Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
+                "get_object",
+                Params={"Bucket": self._bucket, "Key": key},
                 ExpiresIn=expires_s,
             )
         )
+
+    def presigned_post(
+        self, key: str, *, expires_s: int, content_type: str, max_bytes: int
+    ) -> UploadForm:
+        """S3's presigned POST: the signed policy names the key, the content type and a
+        ``content-length-range`` of 1 to ``max_bytes``, so S3 itself refuses a larger file
+        (``EntityTooLarge``) before storing anything — a presigned PUT cannot bound it."""
+        out = self._client.generate_presigned_post(
+            self._bucket,
+            key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", 1, max_bytes],
+            ],
+            ExpiresIn=expires_s,
+        )
+        return UploadForm(url=str(out["url"]), fields={k: str(v) for k, v in out["fields"].items()})

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from creator_chat.errors import DependencyUnavailable
+from creator_chat.ports import MAX_DELAY_S
 
 
 class SqsJobQueue:
@@ -28,9 +29,15 @@ class SqsJobQueue:
     def ping(self) -> bool:
         return bool(self.url)
 
-    def send(self, body: Mapping[str, Any], *, dedup_id: str | None = None) -> str:
+    def send(
+        self, body: Mapping[str, Any], *, dedup_id: str | None = None, delay_s: int = 0
+    ) -> str:
+        if not 0 <= delay_s <= MAX_DELAY_S:
+            raise ValueError(f"delay_s must be 0 to {MAX_DELAY_S} seconds")
         try:
-            out = self._client.send_message(QueueUrl=self.url, MessageBody=json.dumps(body))
+            out = self._client.send_message(
+                QueueUrl=self.url, MessageBody=json.dumps(body), DelaySeconds=int(delay_s)
+            )
         except (ClientError, BotoCoreError) as err:
             raise DependencyUnavailable(f"could not queue job on {self._name}") from err
         return str(out["MessageId"])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 from creator_chat.adapters.embedded.base import EmbeddedStore, from_json, to_json
-from creator_chat.domain.models import Creator
+from creator_chat.domain.models import PROFILE_FIELDS, Creator
 from creator_chat.errors import Conflict, NotFound
 
 
@@ -30,25 +33,29 @@ class EmbeddedCreatorStore(EmbeddedStore):
         except sqlite3.IntegrityError as err:
             raise Conflict(f"creator id or slug '{creator.slug}' already exists") from err
 
-    def put_creator(self, creator: Creator) -> None:
-        """Update an existing creator; the slug is immutable (it is in fans' URLs)."""
-        # The caller read the creator before an ingest may have bumped its content version:
-        # the stored version wins (in the column and the JSON), or caches would serve
-        # answers built on content that has since changed.
-        cur = self._db.execute(
-            "UPDATE creators SET active = ?, updated_at = ?,"
-            " data = json_set(?, '$.content_version', content_version)"
-            " WHERE creator_id = ? AND slug = ?",
-            (
-                int(creator.active),
-                creator.updated_at,
-                to_json(creator),
-                creator.creator_id,
-                creator.slug,
-            ),
-        )
-        if cur.rowcount == 0:
-            raise NotFound("creator not found (or slug changed)")
+    def update_creator(
+        self, creator_id: str, changes: Mapping[str, Any], *, updated_at: int
+    ) -> Creator:
+        fields = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
+        paths = "".join(f", '$.{k}', json(?)" for k in fields)
+        params: list[Any] = [json.dumps(v) for v in fields.values()]
+        active = "active = ?, " if "active" in fields else ""
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                f"UPDATE creators SET {active}updated_at = ?,"  # noqa: S608 (PROFILE_FIELDS names)
+                f" data = json_set(data, '$.updated_at', ?{paths})"
+                " WHERE creator_id = ? RETURNING data",
+                (
+                    *([int(fields["active"])] if active else []),
+                    updated_at,
+                    updated_at,
+                    *params,
+                    creator_id,
+                ),
+            ).fetchone()
+        if row is None:
+            raise NotFound("creator not found")
+        return from_json(Creator, row["data"])
 
     def get_creator(self, creator_id: str) -> Creator | None:
         row = self._db.query_one("SELECT data FROM creators WHERE creator_id = ?", (creator_id,))

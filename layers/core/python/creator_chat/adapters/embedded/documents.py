@@ -67,6 +67,7 @@ class EmbeddedDocumentStore(EmbeddedStore):
         chunk_count: int | None = None,
         failure_reason: str | None = None,
         expected: Sequence[DocumentStatus] | None = None,
+        job_id: str | None = None,
     ) -> bool:
         # One conditional UPDATE keeps the column and the JSON in step; a missing document or
         # one in a state outside ``expected`` matches no row. No reason given clears the old.
@@ -83,6 +84,9 @@ class EmbeddedDocumentStore(EmbeddedStore):
         if expected:
             sql += f" AND status IN ({', '.join('?' * len(expected))})"
             params.extend(e.value for e in expected)
+        if job_id is not None:
+            sql += " AND json_extract(data, '$.job_id') = ?"
+            params.append(job_id)
         return self._db.execute(sql, params).rowcount > 0
 
     def delete_document(self, creator_id: str, document_id: str) -> None:

@@ -41,21 +41,23 @@ from typing import Any
 
 from creator_chat.adapters.embedded.database import Database
 from creator_chat.errors import DependencyUnavailable
-from creator_chat.ports import Clock
+from creator_chat.ports import MAX_DELAY_S, Clock
 
 RECHECK_S = 0.5
 
 
 @dataclass(frozen=True)
 class QueueCounts:
-    """Messages of one queue: receivable now, and received but not yet deleted."""
+    """Messages of one queue: receivable now, received but not yet deleted, and sent with a
+    delay not yet over (SQS's ApproximateNumberOfMessagesDelayed)."""
 
     visible: int
     in_flight: int
+    delayed: int = 0
 
     @property
     def total(self) -> int:
-        return self.visible + self.in_flight
+        return self.visible + self.in_flight + self.delayed
 
 
 class _Signal:
@@ -116,9 +118,15 @@ class EmbeddedJobQueue:
         return self._db
 
     # -- sending -------------------------------------------------------------------------
-    def send(self, body: Mapping[str, Any], *, dedup_id: str | None = None) -> str:
+    def send(
+        self, body: Mapping[str, Any], *, dedup_id: str | None = None, delay_s: int = 0
+    ) -> str:
         """Queue a JSON job; returns its message id. ``dedup_id`` is ignored, as on the SQS
-        standard queues the AWS adapter sends to (the workers are idempotent instead)."""
+        standard queues the AWS adapter sends to (the workers are idempotent instead). A
+        ``delay_s`` hides it that many (wall-clock) seconds, as SQS's ``DelaySeconds``: the
+        row is committed now, so a delayed job survives a restart and comes due after it."""
+        if not 0 <= delay_s <= MAX_DELAY_S:
+            raise ValueError(f"delay_s must be 0 to {MAX_DELAY_S} seconds")
         message_id = str(uuid.uuid4())
         now = time.time()
         sent_at = self._clock.now() if self._clock is not None else now
@@ -127,7 +135,7 @@ class EmbeddedJobQueue:
                 conn.execute(
                     "INSERT INTO jobs (queue, message_id, body, sent_at, visible_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (self._name, message_id, json.dumps(body), sent_at, now),
+                    (self._name, message_id, json.dumps(body), sent_at, now + delay_s),
                 )
                 self._db.after_commit(self._signal.notify)
         except sqlite3.Error as err:
@@ -259,13 +267,14 @@ class EmbeddedJobQueue:
         """Make every in-flight message visible now; returns how many. For the local runtime
         at start, when the consumers that held them died with the previous process (SQS has
         no such call: there they wait out their visibility timeout). Receive counts stay, so
-        a job that crashed its worker still reaches the DLQ."""
+        a job that crashed its worker still reaches the DLQ. A delayed message not yet
+        delivered (no receipt) keeps its delay."""
         now = time.time()
         try:
             with self._db.transaction() as conn:
                 cur = conn.execute(
                     "UPDATE jobs SET visible_at = ?, receipt = NULL"
-                    " WHERE queue = ? AND visible_at > ?",
+                    " WHERE queue = ? AND visible_at > ? AND receipt IS NOT NULL",
                     (now, self._name, now),
                 )
                 released = int(cur.rowcount)
@@ -277,18 +286,21 @@ class EmbeddedJobQueue:
 
     # -- inspection ----------------------------------------------------------------------
     def counts(self) -> QueueCounts:
-        """Visible and in-flight messages (SQS's ApproximateNumberOfMessages[NotVisible])."""
+        """Visible, in-flight and delayed messages (SQS's ApproximateNumberOfMessages,
+        ...NotVisible and ...Delayed)."""
         now = time.time()
         try:
             row = self._db.query_one(
-                "SELECT COALESCE(SUM(visible_at <= ?), 0), COALESCE(SUM(visible_at > ?), 0)"
+                "SELECT COALESCE(SUM(visible_at <= ?), 0),"
+                " COALESCE(SUM(visible_at > ? AND receipt IS NOT NULL), 0),"
+                " COALESCE(SUM(visible_at > ? AND receipt IS NULL), 0)"
                 " FROM jobs WHERE queue = ?",
-                (now, now, self._name),
+                (now, now, now, self._name),
             )
         except sqlite3.Error as err:
             raise DependencyUnavailable(f"could not count {self._name}") from err
         assert row is not None
-        return QueueCounts(visible=int(row[0]), in_flight=int(row[1]))
+        return QueueCounts(visible=int(row[0]), in_flight=int(row[1]), delayed=int(row[2]))
 
     def depth(self) -> int:
         """Every message not yet deleted (visible or in flight)."""

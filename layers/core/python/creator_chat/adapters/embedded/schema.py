@@ -178,7 +178,22 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_by_document ON chunks (creator_id, document_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1,)
+# GDPR export jobs: one row per export of a user; the file lives in the exports blob store
+# and goes with the row (the local runtime's purge deletes both once expired)
+V2 = """
+CREATE TABLE exports (
+    user_id TEXT NOT NULL,
+    export_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (user_id, export_id)
+);
+CREATE INDEX exports_by_expiry ON exports (expires_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
 
 # Rows that live exactly as long as a parent row: (table, key, parent table), purged with the
 # parent (messages and ratings with their thread: an append then never rewrites a thread's

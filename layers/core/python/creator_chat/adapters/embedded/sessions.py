@@ -13,13 +13,13 @@ class EmbeddedSessionStore(EmbeddedStore):
     """One row per session (``user_id``, ``revoked``, ``expires_at`` as columns, the rest
     JSON); an expired session reads as absent until the purge deletes it."""
 
-    def put_session(self, session: Session) -> None:
+    def put_session(self, session: Session, *, replace: bool = False) -> None:
         # An expired row still holds its id until purged, as a DynamoDB item does until TTL
         # deletes it: both refuse the put, and the authorizer denies that token.
+        verb = "INSERT OR REPLACE" if replace else "INSERT"
         try:
             self._db.execute(
-                "INSERT INTO sessions (session_id, user_id, revoked, expires_at, data)"
-                " VALUES (?, ?, ?, ?, ?)",
+                f"{verb} INTO sessions VALUES (?, ?, ?, ?, ?)",
                 (
                     session.session_id,
                     session.user_id,
@@ -56,5 +56,9 @@ class EmbeddedSessionStore(EmbeddedStore):
         )
         return [from_json(Session, r["data"]) for r in rows]
 
-    def delete_user_sessions(self, user_id: str) -> int:
-        return self._db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
+    def revoke_user_sessions(self, user_id: str, *, new_owner: str) -> int:
+        return self._db.execute(
+            "UPDATE sessions SET revoked = 1, user_id = ?, data = json_set(data,"
+            " '$.revoked', json('true'), '$.user_id', ?) WHERE user_id = ?",
+            (new_owner, new_owner, user_id),
+        ).rowcount

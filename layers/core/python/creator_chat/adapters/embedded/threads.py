@@ -212,6 +212,18 @@ class EmbeddedThreadStore(EmbeddedStore):
         )
         return [_message(r["data"]) for r in rows]
 
+    def list_user_messages(self, user_id: str) -> list[Message]:
+        now = self._now()
+        rows = self._db.query(
+            "SELECT m.data FROM threads t JOIN messages m ON m.thread_id = t.thread_id"
+            " WHERE t.user_id = ?"
+            " AND (t.expires_at IS NULL OR t.expires_at > ?)"
+            " AND (m.expires_at IS NULL OR m.expires_at > ?)"
+            " ORDER BY m.thread_id, m.message_id",
+            (user_id, now, now),
+        )
+        return [_message(r["data"]) for r in rows]
+
     def recent_messages(self, thread_id: str, n: int) -> list[Message]:
         if n <= 0:
             return []

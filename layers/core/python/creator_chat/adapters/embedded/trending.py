@@ -4,6 +4,7 @@ and week."""
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from creator_chat.adapters.aws.dynamodb.trending import TRENDING_RETENTION_S
 from creator_chat.adapters.embedded.base import EmbeddedStore
@@ -11,6 +12,8 @@ from creator_chat.adapters.embedded.database import Database
 from creator_chat.ports import Clock
 
 __all__ = ["TRENDING_RETENTION_S", "EmbeddedTrendingStore"]
+
+_SECRET_PREFIX = "trending_secret:"  # noqa: S105 (a key name)
 
 # A marker per (question, asker): inserted, or revived if it has expired, the fan is new to
 # this question (rowcount 1); a live marker leaves the row as it is (rowcount 0).
@@ -43,6 +46,7 @@ class EmbeddedTrendingStore(EmbeddedStore):
     def __init__(self, db: Database, clock: Clock, *, min_askers: int = 3) -> None:
         super().__init__(db, clock)
         self.min_askers = min_askers
+        self._secrets: dict[str, tuple[bytes, int]] = {}
 
     def record_question(self, creator_id: str, week: str, question: str, asker: str) -> None:
         text = question[:200]
@@ -67,6 +71,34 @@ class EmbeddedTrendingStore(EmbeddedStore):
                     " WHERE creator_id = ? AND week = ? AND qhash = ?",
                     (text, creator_id, week, params["qhash"]),
                 )
+
+    def week_secret(self, week: str, *, expires_at: int) -> bytes:
+        # a week's key never changes while it lives: read it once per process
+        cached = self._secrets.get(week)
+        if cached is not None and cached[1] > self._now():
+            return cached[0]
+        secret, until = self._load_week_secret(week, expires_at)
+        self._secrets[week] = (secret, until)
+        return secret
+
+    def _load_week_secret(self, week: str, expires_at: int) -> tuple[bytes, int]:
+        key = f"{_SECRET_PREFIX}{week}"
+        with self._db.transaction() as conn:
+            # expired keys of other weeks go whenever a week's key is asked for
+            for row in conn.execute(
+                "SELECT key, value FROM meta WHERE key LIKE ? AND key != ?",
+                (f"{_SECRET_PREFIX}%", key),
+            ).fetchall():
+                if int(str(row["value"]).split(":")[0]) <= self._now():
+                    conn.execute("DELETE FROM meta WHERE key = ?", (row["key"],))
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is None or int(str(row["value"]).split(":")[0]) <= self._now():
+                value = f"{expires_at}:{secrets.token_hex(32)}"
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            else:
+                value = str(row["value"])
+        until, secret = value.split(":")
+        return bytes.fromhex(secret), int(until)
 
     def top_questions(self, creator_id: str, week: str, *, limit: int) -> list[tuple[str, int]]:
         rows = self._db.query(

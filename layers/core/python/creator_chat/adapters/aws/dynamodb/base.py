@@ -9,6 +9,7 @@ Two rules hold in every store of this package:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,9 @@ _THROTTLE_CODES = {
     "RequestLimitExceeded",
     "InternalServerError",
 }
+
+
+_BATCH_ATTEMPTS = 8
 
 
 def _to_ddb(value: Any) -> Any:
@@ -120,6 +124,31 @@ class _TableAdapter:
         except ClientError as err:
             _raise_for(err)
             raise
+
+    def _batch_get(self, keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The items of ``keys`` that exist (strongly consistent), in no particular order:
+        100 keys a request, unprocessed keys asked again."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table_name: {"Keys": [dict(k) for k in keys[start : start + 100]]}
+            }
+            request[self.table_name]["ConsistentRead"] = True
+            for attempt in range(_BATCH_ATTEMPTS):
+                if attempt:
+                    time.sleep(min(0.05 * 2**attempt, 1.0))  # keys left over: throttled
+                try:
+                    page = self._client.batch_get_item(RequestItems=request)
+                except ClientError as err:
+                    _raise_for(err)
+                    raise
+                out.extend(_from_ddb(i) for i in page.get("Responses", {}).get(self.table_name, []))
+                request = page.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise DependencyUnavailable("DynamoDB left keys of a batch read unprocessed")
+        return out
 
     def _delete_keys(self, keys: Sequence[Mapping[str, Any]]) -> None:
         with self._table.batch_writer() as batch:

@@ -16,6 +16,7 @@ from creator_chat.adapters.aws.dynamodb.base import (
     _to_ddb,
 )
 from creator_chat.domain.models import (
+    PROFILE_FIELDS,
     Creator,
 )
 from creator_chat.errors import Conflict, NotFound
@@ -57,32 +58,31 @@ class DynamoCreatorStore(_TableAdapter):
             _raise_for(err)
             raise
 
-    def put_creator(self, creator: Creator) -> None:
-        """Update an existing creator's profile; the slug is immutable (it is in fans' URLs)
-        and the content version is not written here: it only moves by
-        ``bump_content_version``'s atomic increment, so an edit made from an older read can
-        never roll it back (and serve answers cached for deleted content)."""
-        fields = {
-            k: v
-            for k, v in _to_ddb(asdict(creator)).items()
-            if k not in ("creator_id", "slug", "content_version")
-        }
+    def update_creator(
+        self, creator_id: str, changes: Mapping[str, Any], *, updated_at: int
+    ) -> Creator:
+        """Only the changed fields, in one conditional ``UpdateItem``: concurrent edits of
+        other fields and content-version bumps are never written back from an older read."""
+        fields = {k: v for k, v in changes.items() if k in PROFILE_FIELDS}
+        fields["updated_at"] = updated_at
         names = {f"#f{i}": k for i, k in enumerate(fields)}
-        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(fields.values())}
-        values[":s"] = creator.slug
+        values: dict[str, Any] = {f":v{i}": v for i, v in enumerate(_to_ddb(fields).values())}
+        values[":kind"] = "creator"
         try:
-            self._table.update_item(
-                Key={"creator_id": creator.creator_id},
+            item = self._table.update_item(
+                Key={"creator_id": creator_id},
                 UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-                ConditionExpression="attribute_exists(creator_id) AND slug = :s",
+                ConditionExpression="attribute_exists(creator_id) AND kind = :kind",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
-            )
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
         except ClientError as err:
             if _is_conditional_failure(err):
-                raise NotFound("creator not found (or slug changed)") from err
+                raise NotFound("creator not found") from err
             _raise_for(err)
             raise
+        return _creator(item)
 
     def get_creator(self, creator_id: str) -> Creator | None:
         item = self._get({"creator_id": creator_id})

@@ -64,6 +64,7 @@ class DynamoDocumentStore(_TableAdapter):
         chunk_count: int | None = None,
         failure_reason: str | None = None,
         expected: Sequence[DocumentStatus] | None = None,
+        job_id: str | None = None,
     ) -> bool:
         sets = ["#s = :s", "updated_at = :now"]
         values: dict[str, Any] = {":s": status.value, ":now": self._now()}
@@ -81,6 +82,9 @@ class DynamoDocumentStore(_TableAdapter):
             names = [f":e{i}" for i in range(len(expected))]
             condition += f" AND #s IN ({', '.join(names)})"
             values.update({n: e.value for n, e in zip(names, expected, strict=True)})
+        if job_id is not None:
+            condition += " AND job_id = :j"
+            values[":j"] = job_id
         try:
             self._table.update_item(
                 Key={"creator_id": creator_id, "sk": f"DOC#{document_id}"},

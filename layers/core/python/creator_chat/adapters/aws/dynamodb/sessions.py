@@ -20,7 +20,10 @@ from creator_chat.errors import Conflict
 class DynamoSessionStore(_TableAdapter):
     """Table ``sessions``: one item per session, ``expires_at`` = created + 24 h."""
 
-    def put_session(self, session: Session) -> None:
+    def put_session(self, session: Session, *, replace: bool = False) -> None:
+        if replace:
+            self._put(asdict(session))
+            return
         try:
             self._put(asdict(session), ConditionExpression="attribute_not_exists(session_id)")
         except ClientError as err:
@@ -57,12 +60,20 @@ class DynamoSessionStore(_TableAdapter):
             Session(**{k: v for k, v in i.items() if k in fields}) for i in items if self._live(i)
         ]
 
-    def delete_user_sessions(self, user_id: str) -> int:
-        keys = [
-            {"session_id": s["session_id"]}
-            for s in self._query_all(
-                IndexName="by_user", KeyConditionExpression=Key("user_id").eq(user_id)
-            )
-        ]
-        self._delete_keys(keys)
-        return len(keys)
+    def revoke_user_sessions(self, user_id: str, *, new_owner: str) -> int:
+        items = list(
+            self._query_all(IndexName="by_user", KeyConditionExpression=Key("user_id").eq(user_id))
+        )
+        for item in items:
+            try:
+                self._table.update_item(
+                    Key={"session_id": item["session_id"]},
+                    UpdateExpression="SET revoked = :t, user_id = :o",
+                    ConditionExpression="attribute_exists(session_id)",
+                    ExpressionAttributeValues={":t": True, ":o": new_owner},
+                )
+            except ClientError as err:
+                # a conditional failure: gone since the query (TTL), nothing to revoke
+                if not _is_conditional_failure(err):
+                    raise
+        return len(items)

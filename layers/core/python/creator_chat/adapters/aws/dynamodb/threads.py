@@ -248,6 +248,31 @@ class DynamoThreadStore(_TableAdapter):
         out = [_message(i) for i in items if self._live(i)]
         return out[:limit]
 
+    def _live_thread_ids(self, user_id: str) -> set[str]:
+        return {t["thread_id"] for t in self._user_threads(user_id) if self._live(t)}
+
+    def _owned_items(self, user_id: str, sk_prefix: str, threads: set[str]) -> list[dict[str, Any]]:
+        """The user's items whose sort key starts with ``sk_prefix`` in ``threads``: one
+        query of ``by_owner`` (keys only, paginated) and batch reads of 100 items."""
+        keys = [
+            {"pk": k["pk"], "sk": k["sk"]}
+            for k in self._query_all(
+                IndexName="by_owner",
+                KeyConditionExpression=Key("user_id").eq(user_id)
+                & Key("sk").begins_with(sk_prefix),
+            )
+            if k["pk"].removeprefix("THREAD#") in threads
+        ]
+        return self._batch_get(keys)
+
+    def list_user_messages(self, user_id: str) -> list[Message]:
+        threads = self._live_thread_ids(user_id)
+        if not threads:
+            return []
+        items = self._owned_items(user_id, "MSG#", threads)
+        out = [_message(i) for i in items if i.get("kind") == "message" and self._live(i)]
+        return sorted(out, key=lambda m: (m.thread_id, m.message_id))
+
     def recent_messages(self, thread_id: str, n: int) -> list[Message]:
         if n <= 0 or self.get_thread(thread_id) is None:
             return []
@@ -283,27 +308,25 @@ class DynamoThreadStore(_TableAdapter):
         self._put(item)
 
     def list_feedback(self, user_id: str) -> list[Feedback]:
-        out: list[Feedback] = []
-        for thread in self._user_threads(user_id):
-            if not self._live(thread):
-                continue  # expired with its thread (DynamoDB's TTL deletes only eventually)
-            for item in self._query_all(
-                KeyConditionExpression=Key("pk").eq(f"THREAD#{thread['thread_id']}")
-                & Key("sk").begins_with("FEEDBACK#"),
-            ):
-                if item.get("user_id") == user_id:
-                    out.append(
-                        Feedback(
-                            message_id=item["feedback_for"],
-                            user_id=item["user_id"],
-                            creator_id=item["creator_id"],
-                            thread_id=item["thread_id"],
-                            rating=item["rating"],
-                            comment=item.get("comment", ""),
-                            created_at=item.get("created_at", 0),
-                        )
-                    )
-        return out
+        # only what lies in a live thread: it expired with its thread (DynamoDB's TTL
+        # deletes only eventually)
+        threads = self._live_thread_ids(user_id)
+        if not threads:
+            return []
+        out = [
+            Feedback(
+                message_id=item["feedback_for"],
+                user_id=item["user_id"],
+                creator_id=item["creator_id"],
+                thread_id=item["thread_id"],
+                rating=item["rating"],
+                comment=item.get("comment", ""),
+                created_at=item.get("created_at", 0),
+            )
+            for item in self._owned_items(user_id, "FEEDBACK#", threads)
+            if item.get("user_id") == user_id
+        ]
+        return sorted(out, key=lambda f: (f.thread_id, f.message_id))
 
     def delete_user_data(self, user_id: str) -> int:
         """Every item of every thread of this user, expired or not (GDPR erasure)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -15,6 +16,7 @@ from creator_chat.adapters.aws.dynamodb.base import (
 from creator_chat.ports import Clock
 
 TRENDING_RETENTION_S = 60 * 24 * 3600
+SECRET_PARTITION = "_secret"  # noqa: S105 (a key name; not a creator id, those start "cr_")
 
 
 class DynamoTrendingStore(_TableAdapter):
@@ -33,6 +35,7 @@ class DynamoTrendingStore(_TableAdapter):
     ) -> None:
         super().__init__(resource, table_name, clock)
         self.min_askers = min_askers
+        self._secrets: dict[str, tuple[bytes, int]] = {}
 
     def record_question(self, creator_id: str, week: str, question: str, asker: str) -> None:
         text = question[:200]
@@ -66,6 +69,31 @@ class DynamoTrendingStore(_TableAdapter):
                 UpdateExpression="SET question = :q",
                 ExpressionAttributeValues={":q": text},
             )
+
+    def week_secret(self, week: str, *, expires_at: int) -> bytes:
+        # a week's key never changes while it lives: read it once per process
+        cached = self._secrets.get(week)
+        if cached is not None and cached[1] > self._now():
+            return cached[0]
+        secret, until = self._load_week_secret(week, expires_at)
+        self._secrets[week] = (secret, until)
+        return secret
+
+    def _load_week_secret(self, week: str, expires_at: int) -> tuple[bytes, int]:
+        """An item ``(_secret, <week>)`` with a TTL: written once (conditionally, so concurrent
+        first askers agree), read back consistently; an expired one is replaced."""
+        key = {"creator_id": SECRET_PARTITION, "sk": week}
+        try:
+            self._table.put_item(
+                Item={**key, "secret": secrets.token_hex(32), "expires_at": expires_at},
+                ConditionExpression="attribute_not_exists(sk) OR expires_at <= :now",
+                ExpressionAttributeValues={":now": self._now()},
+            )
+        except ClientError as err:
+            if not _is_conditional_failure(err):
+                raise
+        item = self._table.get_item(Key=key, ConsistentRead=True).get("Item") or {}
+        return bytes.fromhex(str(item["secret"])), int(item["expires_at"])
 
     def top_questions(self, creator_id: str, week: str, *, limit: int) -> list[tuple[str, int]]:
         items = self._query_all(
