@@ -53,9 +53,9 @@ def post_doc(api: httpx.Client, tok: str, creator: str, **body: object) -> httpx
 
 
 def search(api: httpx.Client, tok: str, creator: str, query: str) -> list[dict]:
-    r = api.post(
-        f"/v1/creators/{creator}/search", json={"query": query, "top_k": 3}, headers=bearer(tok)
-    )
+    """Every hit, those under the answerability gate too (this file tests what is indexed)."""
+    body = {"query": query, "top_k": 3, "include_below_gate": True}
+    r = api.post(f"/v1/creators/{creator}/search", json=body, headers=bearer(tok))
     assert r.status_code == 200, r.text
     return r.json()["results"]
 

@@ -118,9 +118,14 @@ class SearchIn(Strict):
     query: str = Field(min_length=1, max_length=2000)
     top_k: int = Field(5, ge=1, le=50, strict=True)
     video_id: str | None = Field(None, max_length=64)
+    # hits the assistant would not answer from (under the gate) are left out unless asked for
+    include_below_gate: bool = Field(False, strict=True)
 
 
 class SearchResult(BaseModel):
+    # the assistant would answer from it: close enough in meaning, or holding an exact rare
+    # term of the query (a part number, an error code)
+    answerable: bool
     document_id: str
     chunk_id: str
     score: float
@@ -133,9 +138,10 @@ class SearchResult(BaseModel):
     text: str
 
     @classmethod
-    def of(cls, hit: SearchHit) -> SearchResult:
+    def of(cls, hit: SearchHit, answerable: bool) -> SearchResult:
         c = hit.chunk
         return cls(
+            answerable=answerable,
             document_id=c.document_id,
             chunk_id=c.chunk_id,
             score=round(hit.score, 4),
@@ -265,6 +271,8 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
             video_id=body.video_id,
             request_id=request_id(request),
         )
-        return SearchOut(results=[SearchResult.of(h) for h in hits])
+        return SearchOut(
+            results=[SearchResult.of(h, ok) for h, ok in hits if ok or body.include_below_gate]
+        )
 
     return app

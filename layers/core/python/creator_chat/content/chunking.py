@@ -93,7 +93,7 @@ def chunk_document(
 
     chunks: list[Chunk] = []
     for piece in pieces:
-        text = piece.text.strip()
+        text = piece.text.strip()  # (a transcript's cues never start with a space: offsets hold)
         if not text:
             continue
         ordinal = len(chunks)
@@ -112,6 +112,8 @@ def chunk_document(
                 page=piece.page,
                 heading=piece.heading,
                 video_id=video_id,
+                cue_offsets=piece.cue_offsets,
+                cue_starts=piece.cue_starts,
             )
         )
     return chunks
@@ -124,6 +126,8 @@ class _Piece:
     end_s: float | None = None
     page: int | None = None
     heading: str = ""
+    cue_offsets: tuple[int, ...] | None = None
+    cue_starts: tuple[float, ...] | None = None
 
 
 # --------------------------------------------------------------------------- transcripts
@@ -204,11 +208,17 @@ def _transcript_pieces(
 
     def emit() -> None:
         nonlocal window, carried, tokens
+        offsets, at = [], 0
+        for c in window:
+            offsets.append(at)
+            at += len(c.text) + 1  # the joining space
         pieces.append(
             _Piece(
                 text=" ".join(c.text for c in window),
                 start_s=window[0].start,
                 end_s=max(c.end for c in window),
+                cue_offsets=tuple(offsets),
+                cue_starts=tuple(c.start for c in window),
             )
         )
         window = _overlap_tail(window, overlap_tokens)

@@ -163,6 +163,17 @@ class Chunk:
     page: int | None = None
     heading: str = ""
     video_id: str | None = None
+    # transcripts: where each cue starts in ``text`` and the second it starts at, so a
+    # citation opens the video where the supporting sentence is said (not at the chunk start)
+    cue_offsets: tuple[int, ...] | None = None
+    cue_starts: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        # stored as JSON lists: kept as tuples, so a chunk stays hashable
+        for name in ("cue_offsets", "cue_starts"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from creator_chat import retrieval
 from creator_chat.breaker import CircuitBreaker
 from creator_chat.domain.links import deep_link
 from creator_chat.domain.models import (
@@ -204,7 +205,8 @@ def _hits_from_json(data: list[dict[str, Any]]) -> list[SearchHit]:
 def retrieve_sources(
     deps: ChatDeps, creator: Creator, question: str, video_id: str | None, timings: dict[str, float]
 ) -> list[Chunk]:
-    """Top-k chunks of this creator that clear the similarity floor (context-cached)."""
+    """Top-k chunks of this creator that pass the answerability gate (context-cached);
+    with ``video_id``, that video's first."""
     key = _context_key(creator, question, video_id)
     with _timed(timings, "context_cache"):
         cached = _cache_get_json(deps.cache, key)
@@ -212,19 +214,45 @@ def retrieve_sources(
         count("ContextCacheHit")
         hits = _hits_from_json(cached)
     else:
-        with _timed(timings, "embed"):
-            vector = deps.embedder.embed([question])[0]
-        with _timed(timings, "search"):
-            hits = deps.index.search(
-                creator.creator_id, vector, question, top_k=deps.settings.top_k
-            )
-        # tenancy guard: an index bug must never put another creator's text in an answer
-        hits = [h for h in hits if h.chunk.creator_id == creator.creator_id]
+        hits = search_gated(deps, creator.creator_id, question, video_id, timings)
         with _timed(timings, "context_cache"):
             _cache_set_json(deps.cache, key, _hits_to_json(hits), CONTEXT_TTL_S)
-    # The floor is on semantic similarity: a hybrid score gets its keyword share from a single
-    # rare shared word, so it cannot tell "related" from "shares a word".
-    return [h.chunk for h in hits if h.similarity >= deps.settings.similarity_floor]
+    return [h.chunk for h in hits]
+
+
+def search_gated(
+    deps: ChatDeps,
+    creator_id: str,
+    question: str,
+    video_id: str | None,
+    timings: dict[str, float] | None = None,
+) -> list[SearchHit]:
+    """The hits the assistant would answer from: the gate on the cosine and on exact rare
+    terms (``retrieval.passes_gate``); with ``video_id``, that video's hits first."""
+    timings = {} if timings is None else timings
+    top_k = deps.settings.top_k
+    floor = deps.settings.similarity_floor
+    # in the watched video, the question is read with that video as its context ("How much
+    # do I put in?" on the sealant video): searched and gated as such
+    in_video = question
+    if video_id:
+        opening = deps.index.chunks_for_video(creator_id, video_id, limit=1)
+        if opening and opening[0].creator_id == creator_id:
+            in_video = retrieval.about_video(question, opening[0].title)
+    with _timed(timings, "embed"):
+        texts = [question] if in_video == question else [question, in_video]
+        vectors = deps.embedder.embed(texts)
+    with _timed(timings, "search"):
+        hits = retrieval.gate(
+            deps.index.search(creator_id, vectors[0], question, top_k=top_k), question, floor
+        )
+        if video_id:
+            watched = deps.index.search(
+                creator_id, vectors[-1], in_video, top_k=top_k, video_id=video_id
+            )
+            hits = retrieval.prefer_video(hits, retrieval.gate(watched, in_video, floor), top_k)
+    # tenancy guard: an index bug must never put another creator's text in an answer
+    return [h for h in hits if h.chunk.creator_id == creator_id]
 
 
 def _video_context(
@@ -247,28 +275,37 @@ def _video_context(
     return sources + extra
 
 
-def make_citations(generation: Generation, sources: Sequence[Chunk]) -> list[Citation]:
+def make_citations(
+    generation: Generation, sources: Sequence[Chunk], question: str = ""
+) -> list[Citation]:
+    """The answer's citations, numbered 1..n in the order they first appear (the markers in
+    ``generation.text`` are renumbered to match), each linking to the second where its
+    supporting sentence starts in a video."""
+    valid = sorted({n for n in generation.cited if 1 <= n <= len(sources)})
+    text, order = retrieval.renumber(generation.text, valid)
     out: list[Citation] = []
-    for n in sorted(set(generation.cited)):
-        if 1 <= n <= len(sources):
-            chunk = sources[n - 1]
-            snippet = (
-                chunk.text
-                if len(chunk.text) <= SNIPPET_CHARS
-                else chunk.text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+    for old, new in sorted(order.items(), key=lambda kv: kv[1]):
+        chunk = sources[old - 1]
+        snippet = (
+            chunk.text
+            if len(chunk.text) <= SNIPPET_CHARS
+            else chunk.text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+        )
+        second = retrieval.supporting_second(chunk, text, new, question)
+        out.append(
+            Citation(
+                n=new,
+                title=chunk.title,
+                url=deep_link(chunk.source_url, start_s=second, page=chunk.page),
+                snippet=snippet,
+                document_id=chunk.document_id,
+                chunk_id=chunk.chunk_id,
+                start_s=second,
+                page=chunk.page,
             )
-            out.append(
-                Citation(
-                    n=n,
-                    title=chunk.title,
-                    url=deep_link(chunk.source_url, start_s=chunk.start_s, page=chunk.page),
-                    snippet=snippet,
-                    document_id=chunk.document_id,
-                    chunk_id=chunk.chunk_id,
-                    start_s=chunk.start_s,
-                    page=chunk.page,
-                )
-            )
+        )
+    generation.text = text
+    generation.cited = [c.n for c in out]
     return out
 
 
@@ -459,7 +496,7 @@ def _answer(
         _queue(deps, caller, thread, result, reason="generator_unavailable")
         return result
     deps.generator_breaker.record_success()
-    citations = make_citations(generation, sources)
+    citations = make_citations(generation, sources, question)
     _finish(deps, caller, thread, result, generation.text, citations, generation)
     if first_turn:
         _cache_set_json(
@@ -482,6 +519,10 @@ def _generate(
     video_id: str | None,
     timings: dict[str, float],
 ) -> tuple[Generation, list[Chunk]]:
+    # A follow-up is retrieved — and answered — as the question it stands for (the cache
+    # keys follow it).
+    earlier = [m.content for m in history if m.role == "user" and m.content]
+    question = retrieval.standalone_question(question, earlier)
     try:
         sources = retrieve_sources(deps, creator, question, video_id, timings)
         sources = _video_context(deps, creator, thread, video_id, sources)
@@ -493,6 +534,10 @@ def _generate(
     if not sources:
         count("AnswerNotFound")
         return Generation(NOT_FOUND_ANSWER, model_id="none"), []
+    if video_id and retrieval.looks_dependent(question):
+        # "How much do I put in?" on the sealant video is answered as a question about it
+        title = next((c.title for c in sources if c.video_id == video_id), "")
+        question = retrieval.about_video(question, title)
     system = build_system_prompt(creator, profile)
     turns, kept = fit_to_budget(
         system, history, sources, question, deps.settings.prompt_token_budget
@@ -671,8 +716,9 @@ def _answer_pending(deps: ChatDeps, thread: Thread, pending: Message) -> str:
         deps.generator_breaker.record_failure()
         raise
     deps.generator_breaker.record_success()
+    # (renumbers the text's markers)
+    pending.citations = make_citations(generation, sources, question.content)
     pending.content, pending.status = generation.text, MessageStatus.ANSWERED
-    pending.citations = make_citations(generation, sources)
     pending.input_tokens, pending.output_tokens = generation.input_tokens, generation.output_tokens
     deps.threads.update_message(pending)
     _count_usage(deps, thread.user_id, generation)

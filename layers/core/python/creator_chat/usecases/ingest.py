@@ -38,6 +38,7 @@ from creator_chat.ports import (
     JobQueue,
     VectorIndex,
 )
+from creator_chat.retrieval import passes_gate, rare_terms
 
 if TYPE_CHECKING:
     from creator_chat.settings import Settings
@@ -412,10 +413,14 @@ def search(
     top_k: int,
     video_id: str | None = None,
     request_id: str = "",
-) -> list[SearchHit]:
-    """What the creator's assistant would see for this query (hybrid, creator-scoped)."""
+) -> list[tuple[SearchHit, bool]]:
+    """What the creator's assistant would see for this query (hybrid, creator-scoped): each
+    hit with whether it passes the answerability gate (``retrieval.passes_gate``) — a hit
+    under it is one the assistant would not answer from."""
     authorize_manage(deps, caller, creator_id, "document.search", request_id)
-    return retrieve(deps.embedder, deps.index, creator_id, query, top_k=top_k, video_id=video_id)
+    hits = retrieve(deps.embedder, deps.index, creator_id, query, top_k=top_k, video_id=video_id)
+    floor, terms = deps.settings.similarity_floor, rare_terms(query)
+    return [(h, passes_gate(h, query, floor, terms)) for h in hits]
 
 
 def retrieve(

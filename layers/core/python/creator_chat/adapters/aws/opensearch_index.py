@@ -146,6 +146,9 @@ def index_body(dimension: int) -> dict[str, Any]:
                 "start_s": {"type": "float"},
                 "end_s": {"type": "float"},
                 "page": {"type": "integer"},
+                # read back with the chunk, never searched
+                "cue_offsets": {"type": "integer", "index": False},
+                "cue_starts": {"type": "float", "index": False},
             },
         },
     }

@@ -728,11 +728,22 @@ def _select(
 
 
 def _reading_order(chosen: Sequence[_Sentence]) -> list[_Sentence]:
-    """Source by source, in the order each was first chosen; each source's in text order."""
+    """The passage holding the best sentence (``chosen[0]``) first — the answer leads with
+    what answers — then the others source by source, in the order each was first chosen;
+    within a passage, text order."""
     first: dict[int, int] = {}
     for s in chosen:
         first.setdefault(s.source_n, len(first))
-    return sorted(chosen, key=lambda s: (first[s.source_n], s.index))
+    ordered = sorted(chosen, key=lambda s: (first[s.source_n], s.index))
+    passages: list[list[_Sentence]] = []
+    for s in ordered:
+        last = passages[-1][-1] if passages else None
+        if last is not None and last.source_n == s.source_n and s.index == last.index + 1:
+            passages[-1].append(s)
+        else:
+            passages.append([s])
+    lead = next((p for p in passages if chosen[0] in p), [])
+    return lead + [s for p in passages if p is not lead for s in p]
 
 
 # ------------------------------------------------------------------------ generator

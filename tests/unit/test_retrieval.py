@@ -1,0 +1,107 @@
+"""The retrieval helpers chat and /search share: follow-ups, the gate's exact terms, the
+citation second and citation numbering."""
+
+from __future__ import annotations
+
+import pytest
+from creator_chat.content.chunking import chunk_document
+from creator_chat.content.parsers import parse
+from creator_chat.domain.models import Chunk, DocumentKind, SearchHit
+from creator_chat.retrieval import (
+    looks_dependent,
+    passes_gate,
+    rare_terms,
+    renumber,
+    standalone_question,
+    supporting_second,
+)
+
+VTT = """WEBVTT
+
+00:00:00.000 --> 00:00:07.000
+In this video we replace worn disc brake pads.
+
+00:00:56.000 --> 00:01:05.000
+Oil on the rotor is the number one cause of squealing brakes.
+
+00:01:05.000 --> 00:01:14.000
+Degrease the rotor with isopropyl alcohol and a clean cloth.
+
+00:01:41.000 --> 00:01:50.000
+Never touch the rotor with your fingers.
+"""
+
+
+def transcript_chunk() -> Chunk:
+    (chunk,) = chunk_document(
+        parse(DocumentKind.VTT, VTT.encode()),
+        creator_id="cr_x",
+        document_id="doc_x",
+        title="Brakes",
+        source_url="https://youtu.be/b",
+        window_s=(300, 600),
+    )
+    return chunk
+
+
+@pytest.mark.parametrize(
+    ("question", "dependent"),
+    [
+        ("And how often do I need to top it up?", True),
+        ("What about gravel tyres?", True),
+        ("How much do I put in?", True),
+        ("How much sealant goes in a road tyre?", False),
+        ("When should I replace my chain?", False),
+    ],
+)
+def test_a_follow_up_is_told_from_a_self_contained_question(question: str, dependent: bool):
+    assert looks_dependent(question) is dependent
+
+
+def test_a_follow_up_stands_for_itself_with_the_earlier_question_as_context():
+    earlier = ["How much sealant goes in a road tyre?"]
+    rewritten = standalone_question("And how often do I top it up?", earlier)
+    assert "sealant" in rewritten and "top it up" in rewritten
+    assert standalone_question("When should I replace my chain?", earlier) == (
+        "When should I replace my chain?"
+    )
+    assert standalone_question("And how often?", []) == "And how often?"
+
+
+def test_rare_terms_are_codes_and_acronyms_not_quantities():
+    assert rare_terms("What is part XK-4471 for, and error E3 on the PTFE tape?") == [
+        "xk-4471",
+        "e3",
+        "ptfe",
+    ]
+    assert rare_terms("Is 30ml enough for a 28mm tyre at 70psi?") == []
+
+
+def test_the_gate_passes_a_chunk_holding_an_exact_rare_term_whatever_its_cosine():
+    chunk = Chunk("c1", "cr_x", "d1", "The XK-4471 is the thru-axle adapter.", "Manual")
+    far = SearchHit(chunk, score=0.2, similarity=0.05)
+    assert passes_gate(far, "What is XK-4471 used for?", 0.35)
+    assert not passes_gate(far, "What is XK-4472 used for?", 0.35)
+    assert passes_gate(SearchHit(chunk, 0.9, 0.6), "thru axle adapter", 0.35)
+
+
+def test_a_citation_opens_at_the_cue_of_the_supporting_sentence():
+    chunk = transcript_chunk()
+    assert chunk.start_s == 0.0 and chunk.cue_starts == (0.0, 56.0, 65.0, 101.0)
+    answer = "Degrease the rotor with isopropyl alcohol and a clean cloth. [1]"
+    assert supporting_second(chunk, answer, 1, "What do I degrease the rotor with?") == 65.0
+    # a paraphrase finds its sentence too
+    paraphrase = "Keep your fingers off the rotor [1]."
+    assert supporting_second(chunk, paraphrase, 1, "Can I touch the rotor?") == 101.0
+    # of two sentences cited, the one bearing on the question
+    both = (
+        "Oil on the rotor is the number one cause of squealing brakes. [1] Degrease the rotor "
+        "with isopropyl alcohol and a clean cloth. [1]"
+    )
+    assert supporting_second(chunk, both, 1, "Why are my brakes squealing?") == 56.0
+
+
+def test_citations_are_renumbered_in_the_order_they_appear():
+    text, order = renumber("First [3]. Then [1] and [3] again. Also [2].", [1, 2, 3])
+    assert text == "First [1]. Then [2] and [1] again. Also [3]."
+    assert order == {3: 1, 1: 2, 2: 3}
