@@ -365,6 +365,21 @@ class Container:
             return BedrockConverseGenerator(
                 self._bedrock_runtime, self.settings.generation_model_id
             )
+        if self.settings.generator == "openai":
+            from creator_chat.adapters.openai_compatible import OpenAICompatibleGenerator
+
+            s = self.settings
+            if not s.openai_base_url or not s.openai_model:  # Settings validates it already
+                raise RuntimeError(
+                    "CREATOR_CHAT_OPENAI_BASE_URL and CREATOR_CHAT_OPENAI_MODEL are required "
+                    "for CREATOR_CHAT_GENERATOR=openai"
+                )
+            return OpenAICompatibleGenerator(
+                s.openai_base_url,
+                s.openai_model,
+                api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else None,
+                timeout_s=s.openai_timeout_s,
+            )
         from creator_chat.adapters.embedded.local_generator import LocalExtractiveGenerator
 
         # Sentence scoring by meaning uses the local model (cached per sentence); with Bedrock
@@ -389,9 +404,13 @@ class Container:
         )
 
     def close(self) -> None:
-        """Close what holds files open (the embedded database's connections)."""
+        """Close what holds files open (the embedded database's connections, a model
+        server's pooled connections)."""
         if "database" in self.__dict__:
             self.database.close()
+        close_generator = getattr(self.__dict__.get("generator"), "close", None)
+        if callable(close_generator):
+            close_generator()
 
 
 def _cache_metric(event: str) -> None:

@@ -10,14 +10,17 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from creator_chat.domain.models import Tier
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CREATOR_CHAT_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a validation error would otherwise print the values read (secrets)
+    model_config = SettingsConfigDict(
+        env_prefix="CREATOR_CHAT_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     env: Literal["local", "test", "dev", "staging", "prod"] = "local"
     resource_prefix: str = "creator-chat-local"
@@ -67,8 +70,15 @@ class Settings(BaseSettings):
     vector_index: Literal["local", "opensearch"] = "local"
     opensearch_endpoint: str | None = None
     opensearch_index: str = "creator-chunks"
-    generator: Literal["local", "bedrock"] = "local"
+    generator: Literal["local", "bedrock", "openai"] = "local"
     generation_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    # generator "openai": any OpenAI-compatible chat completions server (Ollama, llama.cpp's
+    # llama-server, vLLM), e.g. base URL http://localhost:11434/v1 and model llama3.1:8b
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: SecretStr | None = None  # most local servers need none
+    # a local model on a CPU is slow: the whole reply must arrive within this
+    openai_timeout_s: float = Field(default=60.0, gt=0)
     top_k: int = 5
     similarity_floor: float = 0.35
     prompt_token_budget: int = 6000
@@ -109,6 +119,27 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @model_validator(mode="after")
+    def _generator_configured(self) -> Settings:
+        if self.generator == "openai":
+            missing = [
+                f"CREATOR_CHAT_OPENAI_{name.upper()}"
+                for name in ("base_url", "model")
+                if not (getattr(self, f"openai_{name}") or "").strip()
+            ]
+            if missing:
+                raise ValueError(
+                    f"CREATOR_CHAT_GENERATOR=openai needs {' and '.join(missing)} (e.g. "
+                    "CREATOR_CHAT_OPENAI_BASE_URL=http://localhost:11434/v1 "
+                    "CREATOR_CHAT_OPENAI_MODEL=llama3.1:8b for Ollama)"
+                )
+            if not str(self.openai_base_url).startswith(("http://", "https://")):
+                raise ValueError(
+                    "CREATOR_CHAT_OPENAI_BASE_URL must be an http(s) URL, e.g. "
+                    "http://localhost:11434/v1"
+                )
+        return self
 
     @property
     def storage_family(self) -> Literal["embedded", "aws"]:

@@ -3,7 +3,9 @@
 The request is ``system=[{"text": system}]``, the conversation history normalised so roles
 alternate and the first turn is the fan's, then a final user turn holding the numbered
 sources and the question (:func:`creator_chat.prompting.build_user_turn`). Citations are
-the ``[n]`` markers in the reply that point at a source that exists.
+the ``[n]`` markers in the reply that point at a source that exists. The normalisation of
+turns and the reading of citations are shared with every LLM adapter
+(:mod:`creator_chat.adapters.llm_common`).
 
 Transient failures (throttling, service unavailable, model not ready, timeouts, connection
 errors) raise :class:`~creator_chat.errors.DependencyUnavailable` so the chat layer can queue
@@ -12,7 +14,6 @@ the request; anything else raises a plain :class:`~creator_chat.errors.DomainErr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,9 +22,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from creator_chat.adapters.aws.bedrock_errors import NETWORK_ERRORS, TRANSIENT_ERROR_CODES
+from creator_chat.adapters.llm_common import (
+    conversation_turns,
+    finish_generation,
+    parse_citations,
+)
 from creator_chat.domain.models import Chunk, Generation
 from creator_chat.errors import DependencyUnavailable, DomainError
-from creator_chat.prompting import NOT_FOUND_ANSWER, build_user_turn
+from creator_chat.prompting import build_user_turn
 
 __all__ = [
     "TRANSIENT_ERROR_CODES",
@@ -32,10 +38,6 @@ __all__ = [
     "build_messages",
     "parse_citations",
 ]
-
-
-# "[2]", "[1, 3]", "[1,2,3]"; at most three digits so years like "[2024]" are left alone.
-_MARKER_RE = re.compile(r"([ \t]*)\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
 
 
 def build_bedrock_runtime_client(
@@ -63,43 +65,13 @@ def build_bedrock_runtime_client(
 def build_messages(
     history: Sequence[Mapping[str, str]], final_user_text: str
 ) -> list[dict[str, Any]]:
-    """Converse ``messages``: history + the final user turn, roles alternating, user first.
-
-    Turns with an unknown role or no text are dropped; consecutive turns of the same role are
-    merged (one content block each); leading assistant turns are dropped.
-    """
-    messages: list[dict[str, Any]] = []
-    turns = [*history, {"role": "user", "content": final_user_text}]
-    for turn in turns:
-        role = turn.get("role", "")
-        text = turn.get("content", "").strip()
-        if role not in ("user", "assistant") or not text:
-            continue
-        if not messages and role != "user":
-            continue
-        if messages and messages[-1]["role"] == role:
-            messages[-1]["content"].append({"text": text})
-        else:
-            messages.append({"role": role, "content": [{"text": text}]})
-    return messages
-
-
-def parse_citations(text: str, source_count: int) -> tuple[str, list[int]]:
-    """``(text, cited)``: markers for sources that do not exist are removed from the text;
-    ``cited`` is the sorted, de-duplicated source numbers that remain."""
-    cited: set[int] = set()
-
-    def _keep(match: re.Match[str]) -> str:
-        numbers = [int(part) for part in match.group(2).split(",")]
-        valid = [n for n in numbers if 1 <= n <= source_count]
-        cited.update(valid)
-        if len(valid) == len(numbers):
-            return match.group(0)
-        if not valid:
-            return ""  # with its leading space: "claim [9]." -> "claim."
-        return f"{match.group(1)}[{', '.join(str(n) for n in valid)}]"
-
-    return _MARKER_RE.sub(_keep, text).strip(), sorted(cited)
+    """Converse ``messages``: history + the final user turn, roles alternating, user first
+    (:func:`~creator_chat.adapters.llm_common.conversation_turns`); consecutive turns of the
+    same role are one message with one content block each."""
+    return [
+        {"role": turn.role, "content": [{"text": text} for text in turn.texts]}
+        for turn in conversation_turns(history, final_user_text)
+    ]
 
 
 class BedrockConverseGenerator:
@@ -140,17 +112,12 @@ class BedrockConverseGenerator:
             raise DependencyUnavailable(f"bedrock timed out: {type(exc).__name__}") from exc
 
         content = response.get("output", {}).get("message", {}).get("content", [])
-        raw = "".join(block["text"] for block in content if "text" in block).strip()
+        raw = "".join(block["text"] for block in content if "text" in block)
         usage = response.get("usage", {})
-        input_tokens = int(usage.get("inputTokens", 0))
-        output_tokens = int(usage.get("outputTokens", 0))
-        text, cited = parse_citations(raw, len(sources))
-        if not text:
-            text, cited = NOT_FOUND_ANSWER, []
-        return Generation(
-            text=text,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
+        return finish_generation(
+            raw,
+            source_count=len(sources),
+            input_tokens=int(usage.get("inputTokens", 0)),
+            output_tokens=int(usage.get("outputTokens", 0)),
             model_id=self._model_id,
-            cited=cited,
         )
