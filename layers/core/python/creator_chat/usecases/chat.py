@@ -184,11 +184,16 @@ def _context_key(creator: Creator, question: str, video_id: str | None) -> str:
 
 
 def _response_key(
-    creator: Creator, question: str, video_id: str | None, profile: FanProfile | None
+    creator: Creator,
+    question: str,
+    video_id: str | None,
+    profile: FanProfile | None,
+    model_id: str = "",
 ) -> str:
+    # the model is part of the key: switching generators never serves the other one's answers
     profile_part = json.dumps(asdict(profile), sort_keys=True) if profile else ""
     digest = hashlib.sha256(
-        f"{cache_question(question)}\0{video_id or ''}\0{profile_part}".encode()
+        f"{cache_question(question)}\0{video_id or ''}\0{profile_part}\0{model_id}".encode()
     ).hexdigest()
     return f"resp:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
 
@@ -459,7 +464,7 @@ def _answer(
         timings_ms=timings,
     )
 
-    response_key = _response_key(creator, question, video_id, profile)
+    response_key = _response_key(creator, question, video_id, profile, deps.generator.model_id)
     if first_turn and mode == "sync":
         with _timed(timings, "response_cache"):
             cached = _cache_get_json(deps.cache, response_key)
