@@ -236,3 +236,41 @@ def test_client_factory_uses_adaptive_retries_and_timeouts() -> None:
     assert config.read_timeout == 7
     assert config.retries["mode"] == "adaptive"
     assert config.retries["total_max_attempts"] == 5
+
+
+def test_a_follow_up_is_rewritten_in_one_short_converse_call(client: Any, stubber: Stubber):
+    from creator_chat.adapters.aws.bedrock_generator import REWRITE_MAX_TOKENS, REWRITE_SYSTEM
+
+    stubber.add_response(
+        "converse",
+        reply("  How often should I top up the sealant in a road tyre?\n"),
+        {
+            "modelId": MODEL,
+            "system": [{"text": REWRITE_SYSTEM}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "text": "Earlier questions:\n- How much sealant goes in a road tyre?"
+                            "\n\nFollow-up: And how often do I top it up?"
+                        }
+                    ],
+                }
+            ],
+            "inferenceConfig": {"maxTokens": REWRITE_MAX_TOKENS, "temperature": 0.0},
+        },
+    )
+    gen = BedrockConverseGenerator(client, MODEL)
+
+    rewritten = gen.rewrite_question(
+        earlier=["How much sealant goes in a road tyre?"], question="And how often do I top it up?"
+    )
+
+    assert rewritten == "How often should I top up the sealant in a road tyre?"
+
+
+def test_a_throttled_rewrite_is_a_dependency_failure(client: Any, stubber: Stubber):
+    stubber.add_client_error("converse", service_error_code="ThrottlingException")
+    with pytest.raises(DependencyUnavailable):
+        BedrockConverseGenerator(client, MODEL).rewrite_question(earlier=["a b c"], question="And?")

@@ -125,6 +125,10 @@ class ChatResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+REWRITE_CONTEXT_QUESTIONS = 3  # the earlier questions a follow-up's rewrite sees
+REWRITE_TTL_S = 24 * 3600
+
+
 def normalise_question(text: str) -> str:
     """For counting questions (trending): words only."""
     return re.sub(r"[^\w]+", " ", text.lower()).strip()
@@ -258,6 +262,29 @@ def search_gated(
             hits = retrieval.prefer_video(hits, retrieval.gate(watched, in_video, floor), top_k)
     # tenancy guard: an index bug must never put another creator's text in an answer
     return [h for h in hits if h.chunk.creator_id == creator_id]
+
+
+def _standalone(deps: ChatDeps, question: str, earlier: list[str]) -> str:
+    """The question a follow-up stands for: a generator that can rewrite (Bedrock) does it in
+    a short call, cached; otherwise, or when that call fails, the deterministic rewrite."""
+    if not earlier or not retrieval.looks_dependent(question):
+        return question
+    rewrite = getattr(deps.generator, "rewrite_question", None)
+    if not callable(rewrite):
+        return retrieval.standalone_question(question, earlier)
+    recent = earlier[-REWRITE_CONTEXT_QUESTIONS:]
+    digest = hashlib.sha256(json.dumps([recent, question]).encode()).hexdigest()
+    key = f"rw:{deps.generator.model_id}:{digest[:32]}"
+    cached = deps.cache.get(key)
+    if cached is not None:
+        return cached.decode()
+    try:
+        rewritten = str(rewrite(earlier=recent, question=question))
+    except Exception:  # a rewrite is an improvement, never a reason to fail the answer
+        count("RewriteFailed")
+        return retrieval.standalone_question(question, earlier)
+    deps.cache.set(key, rewritten.encode(), ttl_s=REWRITE_TTL_S)
+    return rewritten
 
 
 def _video_context(
@@ -527,7 +554,7 @@ def _generate(
     # A follow-up is retrieved — and answered — as the question it stands for (the cache
     # keys follow it).
     earlier = [m.content for m in history if m.role == "user" and m.content]
-    question = retrieval.standalone_question(question, earlier)
+    question = _standalone(deps, question, earlier)
     try:
         sources = retrieve_sources(deps, creator, question, video_id, timings)
         sources = _video_context(deps, creator, thread, video_id, sources)

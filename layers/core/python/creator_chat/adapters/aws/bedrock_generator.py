@@ -40,6 +40,14 @@ __all__ = [
 ]
 
 
+REWRITE_SYSTEM = (
+    "You rewrite a fan's follow-up question so that it can be understood on its own, using "
+    "their earlier questions for what it refers to. Keep the fan's words where you can. "
+    "Reply with the rewritten question only, nothing else."
+)
+REWRITE_MAX_TOKENS = 80
+
+
 def build_bedrock_runtime_client(
     region: str,
     endpoint_url: str | None = None,
@@ -86,6 +94,40 @@ class BedrockConverseGenerator:
     def model_id(self) -> str:
         return self._model_id
 
+    def rewrite_question(self, *, earlier: Sequence[str], question: str) -> str:
+        """A follow-up rewritten as the standalone question it stands for, from the fan's
+        earlier questions (a short Converse call; the chat caches it and falls back to
+        ``retrieval.standalone_question`` when this raises)."""
+        turns = "\n".join(f"- {q}" for q in earlier)
+        request: dict[str, Any] = {
+            "modelId": self._model_id,
+            "system": [{"text": REWRITE_SYSTEM}],
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"text": f"Earlier questions:\n{turns}\n\nFollow-up: {question}"}],
+                }
+            ],
+            "inferenceConfig": {"maxTokens": REWRITE_MAX_TOKENS, "temperature": 0.0},
+        }
+        response = self._converse(request)
+        content = response.get("output", {}).get("message", {}).get("content", [])
+        text = " ".join("".join(b["text"] for b in content if "text" in b).split())
+        if not text or len(text) > 400:
+            raise DomainError("bedrock gave no usable rewrite")
+        return text
+
+    def _converse(self, request: dict[str, Any]) -> Any:
+        try:
+            return self._client.converse(**request)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in TRANSIENT_ERROR_CODES:
+                raise DependencyUnavailable(f"bedrock is unavailable: {code}") from exc
+            raise DomainError(f"bedrock generation failed: {code or 'unknown error'}") from exc
+        except NETWORK_ERRORS as exc:
+            raise DependencyUnavailable(f"bedrock timed out: {type(exc).__name__}") from exc
+
     def generate(
         self,
         *,
@@ -101,16 +143,7 @@ class BedrockConverseGenerator:
             "messages": build_messages(history, build_user_turn(question, sources)),
             "inferenceConfig": {"maxTokens": max_tokens, "temperature": self._temperature},
         }
-        try:
-            response = self._client.converse(**request)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in TRANSIENT_ERROR_CODES:
-                raise DependencyUnavailable(f"bedrock is unavailable: {code}") from exc
-            raise DomainError(f"bedrock generation failed: {code or 'unknown error'}") from exc
-        except NETWORK_ERRORS as exc:
-            raise DependencyUnavailable(f"bedrock timed out: {type(exc).__name__}") from exc
-
+        response = self._converse(request)
         content = response.get("output", {}).get("message", {}).get("content", [])
         raw = "".join(block["text"] for block in content if "text" in block)
         usage = response.get("usage", {})
