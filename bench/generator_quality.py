@@ -1,19 +1,21 @@
-"""Answer quality of the embedded extractive generator on the bundled demo corpus.
+"""Answer quality of the embedded extractive generator on the bundled demo corpus, as a fan
+gets it: through the chat's real use case.
 
     python bench/generator_quality.py [--lexical] [--verbose]
 
-Builds the demo creator's index in process (no server): each demo file is parsed and chunked
-as ingest does, embedded with the local MiniLM embedder and put in a ``LocalVectorIndex``.
-Then, for each of the 16 demo questions: the chat's retrieval (hybrid top-k, then the floor on
-the cosine; ``Settings`` defaults) feeds ``LocalExtractiveGenerator``, and the answer is
-checked for every ``answer_contains`` string and for citing the expected file; each
+The demo creator (``creator_chat/demo``: profile with its persona, four videos and a
+Markdown guide) is created and ingested into a fresh embedded data dir exactly as the app
+does (``ingest.submit_document`` + ``process_job``: parse, chunk, the local MiniLM
+embedder, the embedded index). Then each of the 16 demo questions is asked with
+``usecases.chat.ask`` (retrieval: hybrid top-k and the answerability gate; the system prompt
+with the persona; the generator the container wires in; ``make_citations``), and the answer
+is checked for every ``answer_contains`` string and for citing the expected file; each
 off-topic question must get NOT_FOUND.
 
-The generator gets the same kind of embedder production wires in (``CachingEmbedder`` over
-the local model, in-memory cache), unless ``--lexical`` asks for the embedder-free mode.
-Latency is ``generate()`` wall time per answer, for every question on its own: cold (an
-empty cache but for the question's vector, which retrieval has just embedded) and warm (the
-same call again: every sentence vector cached, as for a repeated or popular question).
+``--lexical`` swaps in the embedder-free generator (the container's generator override).
+Latency is ``generate()`` wall time per answer: cold (as timed inside ``ask``: the question's
+vector cached by retrieval, the sentences' not unless an earlier question embedded them)
+and warm (the same call again on the same sources: every sentence vector cached).
 Always exits 0: this reports, it does not gate.
 """
 
@@ -22,70 +24,72 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
+from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from creator_chat.adapters.caching_embedder import CachingEmbedder
-from creator_chat.adapters.embedded.local_embedder import LocalEmbedder
-from creator_chat.adapters.embedded.local_generator import (
-    NOT_FOUND_ANSWER,
-    LocalExtractiveGenerator,
-)
-from creator_chat.adapters.embedded.local_index import LocalVectorIndex
-from creator_chat.adapters.embedded.memory_cache import MemoryCache
-from creator_chat.content import chunk_document, parse
-from creator_chat.domain.models import Chunk, Creator, DocumentKind, Generation
-from creator_chat.ports import Embedder
-from creator_chat.prompting import build_system_prompt
+from creator_chat.adapters.embedded.local_generator import LocalExtractiveGenerator
+from creator_chat.container import Container
+from creator_chat.domain.models import Creator, DocumentKind, Identity, Role, Tier
+from creator_chat.prompting import NOT_FOUND_ANSWER, build_system_prompt, fit_to_budget
 from creator_chat.settings import Settings
+from creator_chat.usecases import chat as chat_uc
+from creator_chat.usecases import creators as creator_uc
+from creator_chat.usecases import ingest as ingest_uc
 
-TOP_K = Settings().top_k
-SIMILARITY_FLOOR = Settings().similarity_floor
-MAX_TOKENS = 700  # Settings.answer_max_tokens
-CREATOR_ID = "cr_bench-shot"
+ADMIN = Identity("bench-admin", Role.ADMIN, Tier.ENTERPRISE)
 
 
-def load_demo() -> tuple[Creator, list[Chunk], dict[str, str], dict[str, Any]]:
-    """The demo creator, its chunks, document id -> file name, and the questions."""
+def build(data_dir: Path, *, lexical: bool) -> tuple[Container, Creator, dict[str, str]]:
+    """A fresh embedded container holding the demo creator; document id -> file name."""
+    c = Container(Settings(storage="embedded", data_dir=data_dir, resource_prefix="bench"))
+    if lexical:
+        c.overrides["generator"] = LocalExtractiveGenerator()
     folder = resources.files("creator_chat") / "demo"
-    profile = json.loads((folder / "creator.json").read_text(encoding="utf-8"))
-    creator = Creator(creator_id=CREATOR_ID, **profile)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    chunks: list[Chunk] = []
+    profile = json.loads((folder / manifest["creator"]).read_text(encoding="utf-8"))
+    creator = creator_uc.create_creator(c.creators, c.clock, ADMIN, **profile)
     files: dict[str, str] = {}
-    for n, entry in enumerate(manifest["documents"], start=1):
-        document_id = f"doc{n}"
-        files[document_id] = entry["file"]
-        parsed = parse(DocumentKind(entry["kind"]), (folder / entry["file"]).read_bytes())
-        chunks += chunk_document(
-            parsed,
-            creator_id=CREATOR_ID,
-            document_id=document_id,
+    for entry in manifest["documents"]:
+        submitted = ingest_uc.submit_document(
+            c,
+            ADMIN,
+            creator.creator_id,
             title=entry["title"],
+            kind=DocumentKind(entry["kind"]),
+            content=(folder / entry["file"]).read_bytes(),
             source_url=entry.get("source_url") or "",
             video_id=entry.get("video_id"),
         )
-    questions = json.loads((folder / "questions.json").read_text(encoding="utf-8"))
-    return creator, chunks, files, questions
+        files[submitted.document.document_id] = entry["file"]
+        job = {
+            "job_id": submitted.document.job_id,
+            "creator_id": creator.creator_id,
+            "document_id": submitted.document.document_id,
+        }
+        assert ingest_uc.process_job(c, job, final_attempt=True) == "done", entry["file"]
+    return c, creator, files
 
 
-def retrieve(index: LocalVectorIndex, embedder: Embedder, question: str) -> list[Chunk]:
-    """As the chat does (``usecases.chat.retrieve_sources``): hybrid top-k, then the floor on
-    each hit's cosine, not on its hybrid score."""
-    vector = embedder.embed([question])[0]
-    hits = index.search(CREATOR_ID, vector, question, top_k=TOP_K)
-    return [h.chunk for h in hits if h.similarity >= SIMILARITY_FLOOR]
-
-
-def answer(
-    generator: LocalExtractiveGenerator, system: str, question: str, sources: list[Chunk]
-) -> tuple[Generation, float]:
+def warm_ms(c: Container, creator: Creator, question: str) -> float:
+    """``generate()`` again on the sources ``ask`` used (context-cached): all vectors cached."""
+    sources = chat_uc.retrieve_sources(c, creator, question, None, {})
+    if not sources:
+        return 0.0
+    system = build_system_prompt(creator, None)
+    turns, kept = fit_to_budget(system, [], sources, question, c.settings.prompt_token_budget)
     start = time.perf_counter()
-    gen = generator.generate(
-        system=system, history=[], question=question, sources=sources, max_tokens=MAX_TOKENS
+    c.generator.generate(
+        system=system,
+        history=turns,
+        question=question,
+        sources=kept,
+        max_tokens=c.settings.answer_max_tokens,
     )
-    return gen, (time.perf_counter() - start) * 1000.0
+    return (time.perf_counter() - start) * 1000.0
 
 
 def short(text: str, width: int = 150) -> str:
@@ -98,78 +102,64 @@ def main() -> None:
     parser.add_argument("--verbose", "-v", action="store_true", help="print every answer")
     args = parser.parse_args()
 
-    creator, chunks, files, questions = load_demo()
-    model = LocalEmbedder()
-    started = time.perf_counter()
-    index = LocalVectorIndex()
-    index.upsert(CREATOR_ID, chunks, model.embed([c.text for c in chunks]))
-    print(f"indexed {len(chunks)} chunks in {time.perf_counter() - started:.1f} s")
-
-    embedder = CachingEmbedder(model, MemoryCache(), ttl_s=3600)
-    generator = (
-        LocalExtractiveGenerator() if args.lexical else LocalExtractiveGenerator(embedder=embedder)
-    )
-    system = build_system_prompt(creator, None)
-    print(f"generator: {'lexical only' if args.lexical else 'semantic + lexical'}\n")
-
-    facts_ok = source_ok = retrieved_ok = not_found_with_source = 0
-    for q in questions["questions"]:
-        sources = retrieve(index, embedder, q["question"])
-        gen = answer(generator, system, q["question"], sources)[0]
-        has_facts = all(s in gen.text for s in q["answer_contains"])
-        cited_files = {files[sources[n - 1].document_id] for n in gen.cited}
-        right_source = q["file"] in cited_files
-        in_sources = any(files[c.document_id] == q["file"] for c in sources)
-        facts_ok += has_facts
-        source_ok += right_source
-        retrieved_ok += in_sources
-        not_found_with_source += gen.text == NOT_FOUND_ANSWER and in_sources
-        flag = "ok " if has_facts and right_source else "BAD"
-        print(
-            f"{flag} {q['id']} facts={'y' if has_facts else 'n'} "
-            f"source={'y' if right_source else 'n'} retrieved={'y' if in_sources else 'n'} "
-            f"{q['question']}"
+    folder = resources.files("creator_chat") / "demo"
+    questions: dict[str, Any] = json.loads((folder / "questions.json").read_text("utf-8"))
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        c, creator, files = build(Path(tmp), lexical=args.lexical)
+        print(f"ingested the demo creator in {time.perf_counter() - started:.1f} s")
+        print(f"generator: {'lexical only' if args.lexical else 'semantic + lexical'}\n")
+        fans: Iterator[Identity] = (
+            Identity(f"fan-{i}", Role.FAN, Tier.ENTERPRISE) for i in range(10_000)
         )
-        if args.verbose or not (has_facts and right_source):
-            print(f"      {short(gen.text, 400)}")
+        cold: list[float] = []
+        warm: list[float] = []
 
-    off_ok = 0
-    for q in questions["off_topic"]:
-        sources = retrieve(index, embedder, q["question"])
-        gen = answer(generator, system, q["question"], sources)[0]
-        refused = gen.text == NOT_FOUND_ANSWER
-        off_ok += refused
-        print(
-            f"{'ok ' if refused else 'BAD'} {q['id']} not_found={'y' if refused else 'n'} "
-            f"sources={len(sources)} {q['question']}"
-        )
-        if args.verbose or not refused:
-            print(f"      {short(gen.text, 400)}")
+        def ask(question: str) -> chat_uc.ChatResult:
+            result = chat_uc.ask(c, next(fans), creator.creator_id, question)
+            if "generate" in result.timings_ms:
+                cold.append(result.timings_ms["generate"])
+                warm.append(warm_ms(c, creator, question))
+            return result
 
-    cold_ms: list[float] = []
-    warm_ms: list[float] = []
-    for q in [*questions["questions"], *questions["off_topic"]]:
-        cache = CachingEmbedder(model, MemoryCache(), ttl_s=3600)
-        sources = retrieve(index, cache, q["question"])  # caches the question's vector
-        fresh = (
-            LocalExtractiveGenerator() if args.lexical else LocalExtractiveGenerator(embedder=cache)
-        )
-        cold_ms.append(answer(fresh, system, q["question"], sources)[1])
-        warm_ms.append(answer(fresh, system, q["question"], sources)[1])
+        facts_ok = source_ok = 0
+        for q in questions["questions"]:
+            result = ask(q["question"])
+            has_facts = all(s in result.answer for s in q["answer_contains"])
+            right_source = q["file"] in {files.get(cit.document_id) for cit in result.citations}
+            facts_ok += has_facts
+            source_ok += right_source
+            flag = "ok " if has_facts and right_source else "BAD"
+            print(
+                f"{flag} {q['id']} facts={'y' if has_facts else 'n'} "
+                f"source={'y' if right_source else 'n'} {q['question']}"
+            )
+            if args.verbose or not (has_facts and right_source):
+                print(f"      {short(result.answer, 600)}")
+
+        off_ok = 0
+        for q in questions["off_topic"]:
+            result = ask(q["question"])
+            refused = result.answer == NOT_FOUND_ANSWER
+            off_ok += refused
+            print(f"{'ok ' if refused else 'BAD'} {q['id']} not_found={'y' if refused else 'n'} "
+                  f"{q['question']}")  # fmt: skip
+            if args.verbose or not refused:
+                print(f"      {short(result.answer, 600)}")
+        c.close()
 
     n = len(questions["questions"])
     print()
     print(f"answers containing the facts : {facts_ok}/{n}")
     print(f"right source cited           : {source_ok}/{n}")
-    print(f"right file among the sources : {retrieved_ok}/{n}")
-    print(f"NOT_FOUND though retrieved   : {not_found_with_source}/{n}")
     print(f"off-topic NOT_FOUND          : {off_ok}/{len(questions['off_topic'])}")
-    for label, values in (("cold", cold_ms), ("warm", warm_ms)):
-        print(
-            f"generate() {label}: median {statistics.median(values):.1f} ms, "
-            f"max {max(values):.1f} ms, mean {statistics.mean(values):.1f} ms "
-            f"over {len(values)} answers"
-        )
+    for label, values in (("cold", cold), ("warm", warm)):
+        if values:
+            print(
+                f"generate() {label}: median {statistics.median(values):.1f} ms, "
+                f"max {max(values):.1f} ms, mean {statistics.mean(values):.1f} ms "
+                f"over {len(values)} answers"
+            )
 
 
 if __name__ == "__main__":

@@ -490,3 +490,135 @@ def test_semantic_answers_quote_their_sources_too(question: str) -> None:
     for sentence, n in pairs:
         assert normalise(sentence) in normalise(SOURCES[n - 1].text), (sentence, n)
     assert gen.cited == sorted({n for _, n in pairs})
+
+
+# ------------------------------------------------------------------ an answer's shape
+class LikenessEmbedder(ConceptEmbedder):
+    """Gives each sentence the cosine with the question it is told (0 for others), each
+    in a direction of its own: sentences are alike only through the question."""
+
+    def __init__(self, likeness: dict[str, float]) -> None:
+        super().__init__()
+        self.likeness = likeness
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        size = len(texts) + 1
+        out = [[1.0] + [0.0] * size]  # the question
+        for i, text in enumerate(texts[1:], start=1):
+            cosine = self.likeness.get(text, 0.0)
+            vector = [cosine] + [0.0] * size
+            vector[i + 1] = math.sqrt(1 - cosine**2)
+            out.append(vector)
+        return out
+
+
+def test_the_answer_leads_with_the_sentence_that_answers() -> None:
+    degassing = "A fresh light roast is still degassing."
+    rest = "Rest a light roast two weeks before you dial it in."
+    embedder = LikenessEmbedder({degassing: 0.8, rest: 0.9})
+    gen = semantic_answer(
+        "Should I rest a light roast?", [chunk(1, f"{degassing} {rest}")], embedder
+    )
+    assert [s for s, _ in quoted(gen)] == [rest, degassing]
+
+
+def test_a_sentence_continuing_the_lead_keeps_the_passage_in_text_order() -> None:
+    text = chunk(
+        1,
+        "The fix for static is a spritz of water on the beans. One spray is enough. "
+        "With that, the static on the grinder was gone.",
+    )
+    gen = answer("How do I fix static on the grinder?", sources=[text])
+    sentences = [s for s, _ in quoted(gen)]
+    assert sentences == sorted(sentences, key=text.text.index)
+
+
+def test_an_introduction_is_not_quoted_as_an_answer() -> None:
+    brakes = chunk(
+        1,
+        "In this video we replace worn disc brake pads and bed in the new pads. "
+        "New pads must be bedded in with ten hard stops from 25 km/h.",
+        "Road bike brakes",
+    )
+    gen = answer("How do I bed in new disc brake pads?", sources=[brakes])
+    assert [s for s, _ in quoted(gen)] == [
+        "New pads must be bedded in with ten hard stops from 25 km/h."
+    ]
+
+
+def test_a_point_stating_no_quantity_is_dropped_when_one_is_asked_for() -> None:
+    target = "Steam the milk to 60 to 65 degrees Celsius."
+    glossy = "Steamed milk should look glossy like wet paint."
+    embedder = LikenessEmbedder({target: 0.8, glossy: 0.75})
+    milk = chunk(1, f"{target}\n\n{glossy}", "Milk steaming")
+    gen = semantic_answer("What temperature should steamed milk reach?", [milk], embedder)
+    assert [s for s, _ in quoted(gen)] == [target]
+    # asked for no quantity, the same sentence bears on the question
+    gen = semantic_answer("How should steamed milk look?", [milk], embedder)
+    assert glossy in [s for s, _ in quoted(gen)]
+
+
+def test_a_plain_title_line_is_never_glued_into_a_sentence() -> None:
+    page = (
+        "Brake pads wear faster in the rain.\n"
+        "Bedding in new pads\n"
+        "Ride to 25 km/h and brake hard, ten times in a row.\n"
+        "Preinfusion is 4\n"
+        "seconds at 3 bar by default."
+    )
+    assert split_sentences(page) == [
+        "Brake pads wear faster in the rain.",
+        "Ride to 25 km/h and brake hard, ten times in a row.",
+        "Preinfusion is 4 seconds at 3 bar by default.",
+    ]
+    gen = answer("How do I bed in new pads?", sources=[chunk(1, page, "Brake manual")])
+    assert "Bedding in new pads" not in gen.text
+    assert "Ride to 25 km/h and brake hard, ten times in a row." in gen.text
+
+
+def persona_system(persona: str) -> str:
+    creator = Creator(creator_id="c1", slug="jane", name="Jane Doe", persona=persona)
+    return build_system_prompt(creator, None)
+
+
+@pytest.mark.parametrize(
+    ("persona", "opener"),
+    [
+        (
+            "Jane, a warm and encouraging coach. Precise with numbers.",
+            "Happy to help! Here's what Jane Doe's content says: ",
+        ),
+        (
+            "A precise, practical engineer; warm with beginners.",
+            "Here's the short answer from Jane Doe's content: ",
+        ),
+        (
+            "Playful and upbeat, lots of jokes.",
+            "Great question! Straight from Jane Doe's content: ",
+        ),
+        ("A former cafe trainer.", FRAMING),  # no tone named: neutral
+        ("", FRAMING),
+    ],
+)
+def test_the_opener_takes_the_tone_the_persona_names(persona: str, opener: str) -> None:
+    gen = LocalExtractiveGenerator().generate(
+        system=persona_system(persona),
+        history=[],
+        question="Which microphone do you use?",
+        sources=SOURCES,
+        max_tokens=400,
+    )
+    assert gen.text.startswith(opener), gen.text
+    body = gen.text[len(opener) :]
+    assert "Shure SM7B" in body
+    # the opener states nothing of substance: all the rest is quotes with their markers
+    pairs = [(m.group(1), int(m.group(2))) for m in MARKED.finditer(body)]
+    assert " ".join(f"{s} [{n}]" for s, n in pairs) == body
+    refused = LocalExtractiveGenerator().generate(
+        system=persona_system(persona),
+        history=[],
+        question="pizza?",
+        sources=SOURCES,
+        max_tokens=400,
+    )
+    assert refused.text == NOT_FOUND_ANSWER  # no opener on a refusal

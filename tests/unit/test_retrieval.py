@@ -105,3 +105,11 @@ def test_citations_are_renumbered_in_the_order_they_appear():
     text, order = renumber("First [3]. Then [1] and [3] again. Also [2].", [1, 2, 3])
     assert text == "First [1]. Then [2] and [1] again. Also [3]."
     assert order == {3: 1, 1: 2, 2: 3}
+
+
+def test_the_gate_passes_a_chunk_saying_every_word_the_question_is_about():
+    chunk = Chunk("c2", "cr_x", "d2", "Here's a trick I call the split shot: two cups.", "Tips")
+    far = SearchHit(chunk, score=0.3, similarity=0.27)
+    assert passes_gate(far, "What is the split shot trick?", 0.35)
+    assert not passes_gate(far, "What is the split pea soup trick?", 0.35)
+    assert not passes_gate(far, "What is a trick?", 0.35)  # one word is not enough

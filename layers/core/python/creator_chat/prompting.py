@@ -25,6 +25,7 @@ __all__ = [
     "format_location",
     "format_sources",
     "history_to_turns",
+    "persona_from_system",
 ]
 
 #: The fixed, recognisable reply when the creator's content does not hold the answer.
@@ -44,6 +45,8 @@ _MIN_TRUNCATED_SOURCE_TOKENS = 40
 
 _ASSISTANT_LINE_PREFIX = "You are the assistant for the creator "
 _CREATOR_NAME_RE = re.compile(re.escape(_ASSISTANT_LINE_PREFIX) + r'"([^"\n]+)"')
+_PERSONA_PREFIX = "Persona and tone: "
+_PERSONA_RE = re.compile(r"^" + re.escape(_PERSONA_PREFIX) + r"(.+)$", re.MULTILINE)
 _WS_RE = re.compile(r"\s+")
 
 
@@ -76,7 +79,7 @@ def build_system_prompt(creator: Creator, profile: FanProfile | None) -> str:
     ]
     persona = _one_line(creator.persona, _CREATOR_FIELD_MAX_CHARS)
     if persona:
-        lines.append(f"Persona and tone: {persona}")
+        lines.append(f"{_PERSONA_PREFIX}{persona}")
     specialty = _one_line(creator.specialty, _CREATOR_FIELD_MAX_CHARS)
     if specialty:
         lines.append(f"{name}'s specialty: {specialty}")
@@ -133,6 +136,14 @@ def creator_name_from_system(system: str) -> str | None:
     """The creator name embedded by :func:`build_system_prompt`, if ``system`` is one."""
     match = _CREATOR_NAME_RE.search(system)
     return match.group(1) if match else None
+
+
+def persona_from_system(system: str) -> str | None:
+    """The creator's persona line embedded by :func:`build_system_prompt`, if any."""
+    if creator_name_from_system(system) is None:
+        return None  # not a prompt this module built: its lines are not ours to read
+    match = _PERSONA_RE.search(system)
+    return match.group(1).strip() if match else None
 
 
 def _timestamp(seconds: float) -> str:

@@ -9,7 +9,8 @@ citation points at.
   question leaning on the watched video gets that video's title as context.
 - **The gate** (:func:`passes_gate`): a hit is evidence when its cosine clears the floor, or
   when it holds an exact rare term of the question — a part number ("XK-4471"), an error code
-  ("E3"), an acronym ("PTFE") — which an embedding blurs but a fan means literally.
+  ("E3"), an acronym ("PTFE") — which an embedding blurs but a fan means literally, or every
+  word the question is about (at least two: "the split shot trick").
 - **Video context** (:func:`about_video`, :func:`prefer_video`): with ``video_id`` set, the
   question is also searched in that video with the video's title as context, and that
   video's hits that pass the gate come first, then the rest.
@@ -132,6 +133,9 @@ _QUANTITY = re.compile(
 )
 
 
+MIN_ALL_TERMS = 2  # "all the question's words are there" counts from two words on
+
+
 def rare_terms(query: str) -> list[str]:
     """The exact terms of a query that a fan means literally: codes mixing letters and digits
     ("XK-4471", "E3", "K58") and acronyms ("PTFE") — not quantities ("30ml")."""
@@ -161,7 +165,12 @@ def passes_gate(
         return True
     wanted = rare_terms(query) if terms is None else terms
     searchable = f"{hit.chunk.title}\n{hit.chunk.heading}\n{hit.chunk.text}"
-    return any(holds_term(searchable, t) for t in wanted)
+    if any(holds_term(searchable, t) for t in wanted):
+        return True
+    # every word the question is about, said in the passage ("the split shot trick"): an
+    # embedding may miss a coined name, the words do not
+    about = set(content_terms(query))
+    return len(about) >= MIN_ALL_TERMS and all(holds_term(searchable, t) for t in about)
 
 
 def gate(hits: Sequence[SearchHit], query: str, floor: float) -> list[SearchHit]:

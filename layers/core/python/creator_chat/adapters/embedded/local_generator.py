@@ -7,11 +7,15 @@ evidence for the question it says so with the fixed :data:`NOT_FOUND_ANSWER`.
 
 Sentences. Prose is cut at sentence ends (abbreviations and initials kept whole), list
 items and paragraphs; unpunctuated auto captions into windows of words. Markdown is read,
-not quoted: headings, code-fence markers and rules are dropped, ``**bold**``, ``*emphasis*``
-and ```code``` lose their markup, and each table row becomes one sentence made of its own
-cells, ``"<first cell>: <second cell>; <header>: <cell>"`` (``"Backflush with detergent:
-Weekly"``), so an answer never quotes pipes. A fragment too short to quote ("Static.") is
-read as a spoken section title: the sentences on either side of it are not neighbours.
+not quoted: headings, and plain title lines (a PDF's "Bedding in new pads": short,
+unpunctuated, between a finished sentence and a capital), are never glued to the sentence
+after them; each opens a section whose sentences hold its terms (as a heading's) and are no
+neighbours of the section before. Code-fence markers and rules are dropped, ``**bold**``,
+``*emphasis*`` and ```code``` lose their markup, and each table row becomes one sentence
+made of its own cells, ``"<first cell>: <second cell>; <header>: <cell>"`` (``"Backflush
+with detergent: Weekly"``), so an answer never quotes pipes. A fragment too short to quote
+("Static.") is read as a spoken section title: the sentences on either side of it are not
+neighbours.
 
 Lexical evidence (always):
 
@@ -42,20 +46,35 @@ Scoring, per sentence (x up to :data:`RANK_BONUS` more for better-ranked sources
   question asks for a quantity (how much / how long / what temperature ...) and the
   sentence states one (in the unit asked for, for temperatures and durations). A sentence
   is evidence when its cosine or passage cosine reaches :data:`STRONG_SIMILARITY`, or
-  :data:`MIN_SIMILARITY` with a coverage of :data:`MIN_TERM_COVERAGE`: a loose topical
-  likeness is not enough, nor is a shared rare word, which keeps off-topic questions
-  NOT_FOUND. Once one sentence is evidence, a sentence holding that coverage may join it
-  whatever its cosine (the embedding misses "How do I fix static?" / "The fix is RDT: ...").
+  :data:`MIN_SIMILARITY` with a coverage of :data:`MIN_TERM_COVERAGE`, or
+  :data:`QUANTITY_SIMILARITY` when it states in digits the quantity asked for (the
+  answer's type matches): a loose topical likeness is not enough, nor is a shared rare
+  word, which keeps off-topic questions NOT_FOUND. A figure that is part of a name the
+  question says ("K58", "E3") is no quantity. Once one sentence is evidence, a sentence
+  holding that coverage may join it whatever its cosine (the embedding misses "How do I
+  fix static?" / "The fix is RDT: ...").
 
-Selection: the best-scoring evidence first, then, best first, more sentences scoring at
+Selection: the best-scoring evidence first (the lead; an introduction, "In this video we
+...", "Today is all about milk", "This is the Kestrel K58, ...", leads only when nothing
+else is evidence, and is otherwise quoted only as a neighbour: it names the topic of every
+question and answers none), then, best first, more sentences scoring at
 least :data:`RELATIVE_FLOOR` (lexical) or :data:`SEMANTIC_RELATIVE_FLOOR` of it, skipping
 near-duplicates (shared terms, or meaning: :data:`REDUNDANT_SIMILARITY`) of one taken. Up to
 :data:`MAX_POINTS` separate points; a sentence next to one already taken extends that
 passage instead of making a point; :data:`MAX_QUOTED` sentences in all. A sentence that
 leans on the one before it ("Then ...", "That's ...", "Replace it ...") brings it along; a
 lead-in (ends with a colon, or at most :data:`LEAD_IN_WORDS` words and no figure) brings
-the next one. Neighbours come from the same source. The quotes are given source by source
-(in the order the sources were first chosen), each source's in reading order.
+the next one. Neighbours come from the same source. When the question asks for a quantity
+and the lead states it, a point stating none does not bear on the question and is left out
+("What temperature ...?" / "The steam boiler runs at 1.4 bar").
+
+The answer: an opener, then the quotes. The opener is fixed text with the creator's name,
+in the tone the persona of the system prompt names first (warm, precise, playful ...;
+neutral without one): no words of substance. Then the lead with the neighbour it needs —
+the answer opens with what answers, and a lead that continues the sentences before it
+("With that, the static was gone.") keeps that passage from its start — then what
+continues it, then the other quotes source by source (in the order the sources were first
+chosen), each source's in reading order.
 """
 
 from __future__ import annotations
@@ -76,6 +95,7 @@ from creator_chat.prompting import (
     build_user_turn,
     creator_name_from_system,
     estimate_tokens,
+    persona_from_system,
 )
 
 __all__ = ["MODEL_ID", "NOT_FOUND_ANSWER", "LocalExtractiveGenerator", "split_sentences", "terms"]
@@ -91,9 +111,10 @@ MIN_COVERAGE = 0.3
 RELATIVE_FLOOR = 0.5
 
 # -- Semantic mode (with an embedder). Chosen on the bundled demo corpus with
-# bench/generator_quality.py (16 answerable and 5 off-topic questions, retrieval top 5,
-# all-MiniLM-L6-v2), each from the middle of the range where that bench holds 15/16 answers
-# with their facts and 5/5 off-topic NOT_FOUND; weights move freely (each of the three
+# bench/generator_quality.py (16 answerable and 5 off-topic questions, then on the
+# generator's own retrieval top 5, all-MiniLM-L6-v2; the bench now asks through the chat),
+# each from the middle of the range where that bench held 15/16 answers with their facts
+# and 5/5 off-topic NOT_FOUND; weights move freely (each of the three
 # weights alone from 0.3 to 0.7) without changing it. On that set the best cosine of an
 # off-topic question is 0.26-0.51 (0.51: "cold brew", a coffee topic the creator never
 # covers), while the answerable questions that pass on meaning alone reach 0.60-0.70.
@@ -109,6 +130,10 @@ NUMBER_BONUS = 0.25
 #: spot of the set: 0.52-0.55 hold it; 0.50 lets "cold brew" (0.51) through, 0.58 loses
 #: answers whose best match is 0.60.
 STRONG_SIMILARITY = 0.55
+#: A sentence stating the kind of quantity the question asks for in digits (in the unit
+#: asked for, for temperatures and durations) is evidence from this cosine on: the answer's
+#: type matches. (0.45: the off-topic questions' quantity sentences stay below it.)
+QUANTITY_SIMILARITY = 0.45
 #: Below this cosine a sentence is no evidence (0.30-0.35 hold; 0.25 lets "cold brew" in).
 MIN_SIMILARITY = 0.3
 #: ... and from it up to STRONG_SIMILARITY, the sentence must also hold this share of the
@@ -191,6 +216,11 @@ _CELL_SPLIT_RE = re.compile(r"(?<!\\)\|")
 _BOLD_RE = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _EMPHASIS_RE = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*])")
 _CODE_RE = re.compile(r"`+([^`]+?)`+")
+#: A line of at most this many words, without end punctuation, between a finished sentence
+#: (or the start) and a line opening with a capital is a title ("Bedding in new pads").
+HEADING_WORDS = 8
+_UNFINISHED_END_RE = re.compile("[.!?\u2026:;,\\-\u2013\u2014\"'\u201d\u2019)\\]]$")
+_FINISHED_END_RE = re.compile("[.!?\u2026:][\"'\u201d\u2019)\\]]*$")
 
 # A sentence leans on the one before it when it opens with a connective or has a pronoun
 # among its first words ("Then rinse ...", "That's my default ...", "Replace it every ...").
@@ -199,6 +229,41 @@ _CONNECTIVE_RE = re.compile(
 )
 _PRONOUNS = _wordset("it it's its they they're them their this that that's these those")
 _PRONOUN_WINDOW = 3
+
+# A sentence that introduces the video or names its subject ("In this video we replace
+# ...", "Today is all about milk", "This is the Kestrel K58, ...") is close in meaning to
+# every question on that subject and answers none: it is quoted only as a neighbour, or when
+# nothing else is evidence.
+_INTRO_RE = re.compile(
+    r"(?:hey|hi|hello|welcome)\b|today(?:'s)?\b|in today's\b"
+    r"|in this (?:video|episode|tutorial|guide|post|review|lesson)\b",
+    re.IGNORECASE,
+)
+_NAMES_SUBJECT_RE = re.compile(r"(?:This|Here) is (?:the|my|our) [A-Z0-9]")
+
+# The opener: neutral, or in the tone the creator's persona names (the first tone word it
+# says wins). Fixed text that states nothing of substance.
+_NEUTRAL_OPENER = "Here is what I found in {owner} content:"
+_TONE_OPENERS: tuple[tuple[frozenset[str], str], ...] = (
+    (
+        _wordset("warm friendly kind encouraging supportive patient gentle caring welcoming"),
+        "Happy to help! Here's what {owner} content says:",
+    ),
+    (
+        _wordset(
+            "precise practical direct concise technical pragmatic straightforward methodical "
+            "analytical thorough"
+        ),
+        "Here's the short answer from {owner} content:",
+    ),
+    (
+        _wordset(
+            "fun playful energetic enthusiastic upbeat casual witty humorous cheerful lively "
+            "excited"
+        ),
+        "Great question! Straight from {owner} content:",
+    ),
+)
 
 # Quantities: what a question asks for, what a sentence states.
 _NUMBER_WORDS = (
@@ -350,54 +415,80 @@ def _is_table_line(lines: Sequence[str], i: int) -> bool:
     return any("|" in n and _TABLE_SEPARATOR_RE.fullmatch(n) for n in nearby)
 
 
-def _blocks(text: str) -> list[tuple[str, bool]]:
-    """``(text, standalone)`` blocks: paragraphs and list items to cut into sentences, and
-    table rows and code lines (``standalone``), one sentence each. Headings, code-fence
-    markers and horizontal rules are dropped."""
+def _is_title_line(lines: Sequence[str], i: int) -> bool:
+    """A plain-text title (a PDF's or a plain document's heading line): short, unpunctuated,
+    after a finished sentence or at the start, before a line that opens a sentence. Glued
+    to the next line it would make a sentence of "Bedding in new pads Ride to ..."."""
+    line = lines[i].strip()
+    if not line or len(line.split()) > HEADING_WORDS or _UNFINISHED_END_RE.search(line):
+        return False
+    if not (line[0].isupper() or line[0].isdigit()):
+        return False
+    before = lines[i - 1].strip() if i > 0 else ""
+    after = lines[i + 1].strip() if i + 1 < len(lines) else ""
+    if before and not _FINISHED_END_RE.search(before):
+        return False
+    return bool(after) and (after[0].isupper() or after[0].isdigit())
+
+
+def _blocks(text: str) -> list[tuple[str, bool, str]]:
+    """``(text, standalone, title)`` blocks: paragraphs and list items to cut into sentences,
+    and table rows and code lines (``standalone``), one sentence each. Headings (Markdown
+    ones and plain title lines) are not quoted: each opens a section, whose blocks carry it
+    as their ``title`` (``""`` before any). Code-fence markers and rules are dropped."""
     lines = text.splitlines()
-    blocks: list[tuple[list[str], bool]] = [([], False)]
+    title = ""
+    blocks: list[tuple[list[str], bool, str]] = [([], False, title)]
     in_fence = False
     i = 0
     while i < len(lines):
         stripped = lines[i].strip()
         if _FENCE_RE.match(stripped):
             in_fence = not in_fence
-            blocks.append(([], False))
+            blocks.append(([], False, title))
         elif in_fence:
             if stripped:
                 item = _LIST_ITEM_RE.match(stripped)
-                blocks.append(([stripped[item.end() :] if item else stripped], True))
+                blocks.append(([stripped[item.end() :] if item else stripped], True, title))
         elif _is_table_line(lines, i):
             end = i
             while end < len(lines) and _is_table_line(lines, end):
                 end += 1
-            blocks.extend(([row], True) for row in _table_rows(lines[i:end]))
-            blocks.append(([], False))
+            blocks.extend(([row], True, title) for row in _table_rows(lines[i:end]))
+            blocks.append(([], False, title))
             i = end
             continue
-        elif not stripped or _HEADING_RE.match(stripped) or _RULE_RE.fullmatch(stripped):
-            blocks.append(([], False))
+        elif _HEADING_RE.match(stripped) or _is_title_line(lines, i):
+            title = _unmark(stripped.lstrip("#").strip())
+            blocks.append(([], False, title))
+        elif not stripped or _RULE_RE.fullmatch(stripped):
+            blocks.append(([], False, title))
         else:
             item = _LIST_ITEM_RE.match(stripped)
             if item:
-                blocks.append(([stripped[item.end() :]], False))
+                blocks.append(([stripped[item.end() :]], False, title))
             else:
                 blocks[-1][0].append(stripped)
         i += 1
     return [
-        (" ".join(part) if standalone else _unmark(" ".join(part)), standalone)
-        for part, standalone in blocks
+        (" ".join(part) if standalone else _unmark(" ".join(part)), standalone, section)
+        for part, standalone, section in blocks
         if part
     ]
 
 
-def _pieces(text: str) -> list[tuple[str, bool]]:
-    """``(sentence, standalone)`` in reading order, fragments too short to quote included."""
-    out: list[tuple[str, bool]] = []
-    for block, standalone in _blocks(text):
+def _pieces(text: str) -> list[tuple[str, bool, str]]:
+    """``(sentence, standalone, section title)`` in reading order, fragments too short to
+    quote included; a section's first piece follows an empty one (a break)."""
+    out: list[tuple[str, bool, str]] = []
+    previous_title = ""
+    for block, standalone, title in _blocks(text):
+        if title != previous_title:
+            out.append(("", False, title))  # neighbours never cross into another section
+            previous_title = title
         flat = _WS_RE.sub(" ", block).strip()
         if standalone:
-            out.extend((piece, True) for piece in _split_long(flat))
+            out.extend((piece, True, title) for piece in _split_long(flat))
             continue
         start = 0
         for match in _END_RE.finditer(flat):
@@ -411,11 +502,11 @@ def _pieces(text: str) -> list[tuple[str, bool]]:
             following = flat[end:].lstrip()
             if following and following[0].islower():
                 continue  # "5 p.m. and", "approx. ten": stay conservative
-            out.extend((piece, False) for piece in _split_long(flat[start:end].strip()))
+            out.extend((piece, False, title) for piece in _split_long(flat[start:end].strip()))
             start = end
         rest = flat[start:].strip()
         if rest:
-            out.extend((piece, False) for piece in _split_long(rest))
+            out.extend((piece, False, title) for piece in _split_long(rest))
     return out
 
 
@@ -425,7 +516,7 @@ def split_sentences(text: str) -> list[str]:
     Each is a (normalised) substring of ``text`` once Markdown markup is removed, except a
     table row, which reads ``"<first cell>: <second cell>; <header>: <cell>"``.
     """
-    return [s for s, _ in _pieces(text) if len(s.split()) >= _MIN_SENTENCE_WORDS]
+    return [s for s, _, _ in _pieces(text) if len(s.split()) >= _MIN_SENTENCE_WORDS]
 
 
 # -------------------------------------------------------------------------- scoring
@@ -436,7 +527,8 @@ class _Sentence:
     position: int  # position among all sentences, for deterministic ties
     text: str
     terms: tuple[str, ...]
-    #: Terms of its source's title and heading: what every sentence there is about.
+    #: Terms of its source's title and heading, and of the section title before it in the
+    #: text: what every sentence there is about.
     context: frozenset[str]
     #: A fragment too short to quote ("Static.", "Grind range.") stands right before it.
     after_break: bool
@@ -463,9 +555,12 @@ def _source_sentences(sources: Sequence[Chunk]) -> list[list[_Sentence]]:
     position = 0
     for n, chunk in enumerate(sources, start=1):
         context = frozenset(terms(f"{chunk.title} {chunk.heading}"))
+        sections: dict[str, frozenset[str]] = {"": context}
         sentences: list[_Sentence] = []
         after_break = False
-        for piece, standalone in _pieces(chunk.text):
+        for piece, standalone, title in _pieces(chunk.text):
+            if title not in sections:
+                sections[title] = context | frozenset(terms(title))
             text = _WS_RE.sub(" ", _MARKER_RE.sub("", piece)).strip()
             if len(text.split()) < _MIN_SENTENCE_WORDS:
                 after_break = True
@@ -477,7 +572,7 @@ def _source_sentences(sources: Sequence[Chunk]) -> list[list[_Sentence]]:
                     position=position,
                     text=text,
                     terms=tuple(terms(text)),
-                    context=context,
+                    context=sections[title],
                     after_break=after_break,
                     standalone=standalone,
                 )
@@ -510,7 +605,11 @@ def _quantity_asked(question: str) -> str | None:
     return None
 
 
-def _states_quantity(text: str, kind: str) -> bool:
+def _states_quantity(text: str, kind: str, ignore: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` states a quantity of ``kind``; the question's own words with a digit
+    (``ignore``, folded: "k58", "2014") are names, not quantities."""
+    if ignore:
+        text = " ".join(w for w in text.split() if _fold(w).strip(".,;:!?()") not in ignore)
     if not _FIGURE_RE.search(text):
         return False
     if kind == "temperature":
@@ -606,6 +705,7 @@ def _score(
     """Every sentence occurrence that may be quoted, best first."""
     lexical = _Lexical(question_terms, per_source)
     asked = _quantity_asked(question)
+    names = _question_words(question)
     candidates: list[_Candidate] = []
     for sentences in per_source:
         for s in sentences:
@@ -617,15 +717,18 @@ def _score(
                     candidates.append(_Candidate(s, bm25 * rank, supported, supported))
                 continue
             cosine, passage = semantic.cosines(s)
+            states = asked is not None and _states_quantity(s.text, asked, names)
             score = (
                 SEMANTIC_WEIGHT * cosine
                 + PASSAGE_WEIGHT * passage
                 + LEXICAL_WEIGHT * (bm25 / lexical.best if lexical.best > 0 else 0.0)
-                + (NUMBER_BONUS if asked and _states_quantity(s.text, asked) else 0.0)
+                + (NUMBER_BONUS if states else 0.0)
             )
             similarity = max(cosine, passage)
-            supported = similarity >= STRONG_SIMILARITY or (
-                similarity >= MIN_SIMILARITY and coverage >= MIN_TERM_COVERAGE
+            supported = (
+                similarity >= STRONG_SIMILARITY
+                or (similarity >= MIN_SIMILARITY and coverage >= MIN_TERM_COVERAGE)
+                or (states and similarity >= QUANTITY_SIMILARITY and _has_digits(s.text, names))
             )
             eligible = supported or coverage >= MIN_TERM_COVERAGE
             candidates.append(_Candidate(s, score * rank, supported, eligible))
@@ -643,6 +746,23 @@ def _leans_back(s: _Sentence) -> bool:
     if _CONNECTIVE_RE.match(s.text):
         return True
     return any(w in _PRONOUNS for w in _WORD_RE.findall(_fold(s.text))[:_PRONOUN_WINDOW])
+
+
+def _question_words(question: str) -> frozenset[str]:
+    """The question's words holding a digit: names ("K58", "E3", "2014"), not quantities."""
+    return frozenset(w for w in _WORD_RE.findall(_fold(question)) if any(c.isdigit() for c in w))
+
+
+def _has_digits(text: str, ignore: frozenset[str]) -> bool:
+    """States a figure in digits ("18 grams", not "two years"), the question's names aside."""
+    return any(
+        c.isdigit() for w in text.split() if _fold(w).strip(".,;:!?()") not in ignore for c in w
+    )
+
+
+def _introduces(s: _Sentence) -> bool:
+    """Introduces the video or names its subject: "In this video ...", "This is the K58"."""
+    return bool(_INTRO_RE.match(s.text) or _NAMES_SUBJECT_RE.match(s.text))
 
 
 def _leads_in(s: _Sentence) -> bool:
@@ -670,14 +790,25 @@ def _with_context(per_source: list[list[_Sentence]], s: _Sentence) -> list[_Sent
 def _select(
     candidates: Sequence[_Candidate],
     per_source: list[list[_Sentence]],
-    question_terms: frozenset[str],
+    question: str,
     max_tokens: int,
     semantic: _Semantic | None,
-) -> list[_Sentence]:
-    """The sentences to quote, in the order chosen (none: the sources hold no answer)."""
-    start = next((i for i, c in enumerate(candidates) if c.supported), None)
-    if start is None:
+) -> list[list[_Sentence]]:
+    """The sentences to quote as units (a sentence with the neighbour it needs), in the
+    order chosen, the answer's lead first (none: the sources hold no answer)."""
+    question_terms = frozenset(terms(question))
+    supported = [i for i, c in enumerate(candidates) if c.supported]
+    if not supported:
         return []
+    # the lead: the best evidence that is not an introduction, if any
+    start = next((i for i in supported if not _introduces(candidates[i].sentence)), supported[0])
+    # when the question asks for a quantity and the lead states it, a point stating none
+    # does not bear on the question ("What temperature ...?" / "The steam boiler runs at
+    # 1.4 bar")
+    asked = _quantity_asked(question)
+    names = _question_words(question)
+    lead = candidates[start].sentence
+    wants_quantity = asked is not None and _states_quantity(lead.text, asked, names)
     relative = RELATIVE_FLOOR if semantic is None else SEMANTIC_RELATIVE_FLOOR
     floor = relative * candidates[start].score
     # Chunks overlap, so a sentence may be in two sources: it is quoted from the one that
@@ -696,14 +827,21 @@ def _select(
         )
 
     chosen: list[_Sentence] = []
+    units: list[list[_Sentence]] = []
     covered: frozenset[str] = frozenset()
     budget = max_tokens - 20
     points = 0
-    for cand in candidates[start:]:
+    rest = [c for i, c in enumerate(candidates) if i >= supported[0] and i != start]
+    for cand in [candidates[start], *rest]:
         if cand.score < floor or len(chosen) >= MAX_QUOTED:
             break
         s = cand.sentence
         if not cand.eligible or any(repeats(s, taken) for taken in chosen):
+            continue
+        if chosen and (
+            _introduces(s)
+            or (wants_quantity and asked and not _states_quantity(s.text, asked, names))
+        ):
             continue
         extends = any(t.source_n == s.source_n and abs(t.index - s.index) == 1 for t in chosen)
         adds = (s.term_set & question_terms) - covered
@@ -712,8 +850,8 @@ def _select(
                 continue
             if semantic is None and points == 2 and not adds:
                 continue  # lexically, a third point must bring a question term of its own
-        units = [_with_context(per_source, o) for o in occurrences[s.text]]
-        unit = next(u for u in units if len(u) == max(map(len, units)))
+        options = [_with_context(per_source, o) for o in occurrences[s.text]]
+        unit = next(u for u in options if len(u) == max(map(len, options)))
         unit = [u for u in unit if all(u.text != taken.text for taken in chosen)]
         cost = sum(estimate_tokens(u.text) + 2 for u in unit)
         if len(chosen) + len(unit) > MAX_QUOTED or cost > budget:
@@ -721,29 +859,69 @@ def _select(
             if chosen and cost > budget:
                 continue
         chosen.extend(unit)
+        units.append(unit)
         budget -= cost
         covered |= adds
         points += not extends
-    return chosen
+    return units
 
 
-def _reading_order(chosen: Sequence[_Sentence]) -> list[_Sentence]:
-    """The passage holding the best sentence (``chosen[0]``) first — the answer leads with
-    what answers — then the others source by source, in the order each was first chosen;
-    within a passage, text order."""
+def _reading_order(units: Sequence[Sequence[_Sentence]]) -> list[_Sentence]:
+    """The lead unit (the best sentence with the neighbour it needs) first — the answer
+    opens with what answers — then what continues it in its source, then the others source
+    by source, in the order each was first chosen; within a passage, text order."""
+    lead = list(units[0])
+    if len(lead) > 1 and _leans_back(lead[-1]):
+        # the best sentence continues the one before it ("With that, the static was
+        # gone."): the passage it continues is quoted from its start, in text order
+        chosen_set = {id(s) for unit in units for s in unit}
+        sentences = [s for unit in units for s in unit]
+        while True:
+            head = lead[0]
+            before = next(
+                (
+                    s
+                    for s in sentences
+                    if id(s) in chosen_set
+                    and s.source_n == head.source_n
+                    and s.index == head.index - 1
+                ),
+                None,
+            )
+            if before is None:
+                break
+            lead.insert(0, before)
+    chosen = [s for unit in units for s in unit]
     first: dict[int, int] = {}
     for s in chosen:
         first.setdefault(s.source_n, len(first))
-    ordered = sorted(chosen, key=lambda s: (first[s.source_n], s.index))
-    passages: list[list[_Sentence]] = []
+    ordered = sorted(
+        (s for s in chosen if s not in lead), key=lambda s: (first[s.source_n], s.index)
+    )
+    passages: list[list[_Sentence]] = [lead]
     for s in ordered:
-        last = passages[-1][-1] if passages else None
-        if last is not None and last.source_n == s.source_n and s.index == last.index + 1:
-            passages[-1].append(s)
+        follows = [
+            p for p in passages if p[-1].source_n == s.source_n and p[-1].index + 1 == s.index
+        ]
+        if follows:
+            follows[0].append(s)
         else:
             passages.append([s])
-    lead = next((p for p in passages if chosen[0] in p), [])
-    return lead + [s for p in passages if p is not lead for s in p]
+    return [s for p in passages for s in p]
+
+
+def _opener(system: str) -> str:
+    """The answer's first words: the creator's name, and the tone the persona names (the
+    tone word it says first), from fixed templates; neutral without a persona."""
+    name = creator_name_from_system(system)
+    owner = f"{name}'s" if name else "the creator's"
+    persona = persona_from_system(system) or ""
+    words = _WORD_RE.findall(_fold(persona))
+    for word in words:
+        for tone, template in _TONE_OPENERS:
+            if word in tone:
+                return template.format(owner=owner)
+    return _NEUTRAL_OPENER.format(owner=owner)
 
 
 # ------------------------------------------------------------------------ generator
@@ -774,14 +952,12 @@ class LocalExtractiveGenerator:
         input_tokens += sum(estimate_tokens(turn.get("content", "")) for turn in history)
 
         question_terms = terms(question)
-        chosen: list[_Sentence] = []
+        chosen: list[list[_Sentence]] = []
         if question_terms and sources:
             per_source = _source_sentences(sources)
             semantic = self._semantic(question, per_source)
             candidates = _score(question, question_terms, per_source, semantic)
-            chosen = _select(
-                candidates, per_source, frozenset(question_terms), max_tokens, semantic
-            )
+            chosen = _select(candidates, per_source, question, max_tokens, semantic)
         if not chosen:
             return Generation(
                 text=NOT_FOUND_ANSWER,
@@ -791,16 +967,14 @@ class LocalExtractiveGenerator:
                 cited=[],
             )
 
-        name = creator_name_from_system(system)
-        owner = f"{name}'s" if name else "the creator's"
         body = " ".join(f"{s.text} [{s.source_n}]" for s in _reading_order(chosen))
-        text = f"Here is what I found in {owner} content: {body}"
+        text = f"{_opener(system)} {body}"
         return Generation(
             text=text,
             input_tokens=input_tokens,
             output_tokens=estimate_tokens(text),
             model_id=MODEL_ID,
-            cited=sorted({s.source_n for s in chosen}),
+            cited=sorted({s.source_n for unit in chosen for s in unit}),
         )
 
     def _semantic(self, question: str, per_source: list[list[_Sentence]]) -> _Semantic | None:
