@@ -554,9 +554,13 @@ def _generate(
     # A follow-up is retrieved — and answered — as the question it stands for (the cache
     # keys follow it).
     earlier = [m.content for m in history if m.role == "user" and m.content]
-    question = _standalone(deps, question, earlier)
+    query = _standalone(deps, question, earlier)
+    if getattr(deps.generator, "rewrite_question", None) is not None:
+        question = query  # a model's rewrite is a question of its own: answer that
+    # (a deterministic rewrite only finds the sources: the generator answers the fan's own
+    # words, with the history — the extractive one falls back to the rewrite by itself)
     try:
-        sources = retrieve_sources(deps, creator, question, video_id, timings)
+        sources = retrieve_sources(deps, creator, query, video_id, timings)
         sources = _video_context(deps, creator, thread, video_id, sources)
     except RetrievalUnavailable:
         raise

@@ -97,6 +97,7 @@ from creator_chat.prompting import (
     estimate_tokens,
     persona_from_system,
 )
+from creator_chat.retrieval import standalone_question
 
 __all__ = ["MODEL_ID", "NOT_FOUND_ANSWER", "LocalExtractiveGenerator", "split_sentences", "terms"]
 
@@ -951,13 +952,14 @@ class LocalExtractiveGenerator:
         input_tokens = estimate_tokens(system) + estimate_tokens(build_user_turn(question, sources))
         input_tokens += sum(estimate_tokens(turn.get("content", "")) for turn in history)
 
-        question_terms = terms(question)
-        chosen: list[list[_Sentence]] = []
-        if question_terms and sources:
-            per_source = _source_sentences(sources)
-            semantic = self._semantic(question, per_source)
-            candidates = _score(question, question_terms, per_source, semantic)
-            chosen = _select(candidates, per_source, question, max_tokens, semantic)
+        chosen = self._choose(question, sources, max_tokens)
+        if not chosen:
+            # a follow-up that finds nothing on its own words ("How much do I put in?") is
+            # read as the question it stands for, with the fan's earlier question as context
+            earlier = [t.get("content", "") for t in history if t.get("role") == "user"]
+            standalone = standalone_question(question, [e for e in earlier if e])
+            if standalone != question:
+                chosen = self._choose(standalone, sources, max_tokens)
         if not chosen:
             return Generation(
                 text=NOT_FOUND_ANSWER,
@@ -976,6 +978,17 @@ class LocalExtractiveGenerator:
             model_id=MODEL_ID,
             cited=sorted({s.source_n for unit in chosen for s in unit}),
         )
+
+    def _choose(
+        self, question: str, sources: Sequence[Chunk], max_tokens: int
+    ) -> list[list[_Sentence]]:
+        question_terms = terms(question)
+        if not question_terms or not sources:
+            return []
+        per_source = _source_sentences(sources)
+        semantic = self._semantic(question, per_source)
+        candidates = _score(question, question_terms, per_source, semantic)
+        return _select(candidates, per_source, question, max_tokens, semantic)
 
     def _semantic(self, question: str, per_source: list[list[_Sentence]]) -> _Semantic | None:
         """The question and the distinct sentences embedded in one call; None without an
