@@ -9,6 +9,8 @@ without an aarch64 wheel fails the build instead of being compiled for this mach
 
     python layers/build_deps.py                 # → build/deps-layer/python
     python layers/build_deps.py --out /tmp/deps
+    python layers/build_deps.py --if-stale      # only when missing or built from other
+                                                # requirements (what `make synth` runs)
 """
 
 from __future__ import annotations
@@ -132,8 +134,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--pyproject", type=Path, default=REPO_ROOT / "pyproject.toml", help="pyproject.toml"
     )
+    parser.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="build only if the layer is missing or was built from other requirements",
+    )
     args = parser.parse_args(argv)
     requirements = runtime_requirements(args.pyproject)
+    if args.if_stale and is_current(args.out, requirements):
+        print(
+            f"dependency layer: {args.out / 'python'} is current (pyproject.toml's runtime group)"
+        )
+        return
     print("runtime requirements:", " ".join(requirements))
     build(args.out, requirements)
 

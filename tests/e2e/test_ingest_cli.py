@@ -103,3 +103,44 @@ def test_the_cli_takes_a_creators_slug_for_a_creator_made_through_the_api(
     unknown = ["--creator", "no-such-creator", *data_dir]
     assert main(["token", "--user", "x", "--role", "creator", *unknown]) == 2
     assert "no creator 'no-such-creator'" in capsys.readouterr().err
+
+
+def test_files_sharing_a_name_stay_apart_and_each_failure_names_its_format(
+    tmp_path: Path,
+    runtime: LocalRuntime,
+    creator: str,
+    token: TokenFactory,
+    capsys: pytest.CaptureFixture[str],
+):
+    """Issue 15: `bad.json` (a YouTube transcript with a bad `start`) next to `bad.vtt` used
+    to become one document titled "bad": the JSON was replaced by the VTT, and its failure
+    read "VTT could not be read"."""
+    (tmp_path / "bad.json").write_text(
+        '[\n  {"text": "Hello", "start": 0, "duration": 2},\n'
+        '  {"text": "Knots", "start": "abc", "duration": 2}\n]\n'
+    )
+    (tmp_path / "bad.vtt").write_text(VTT)
+    code = ingest(runtime, token, creator, str(tmp_path))
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "1/2 documents" in out
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert failed == [
+        f"FAILED  {tmp_path / 'bad.json'} (read as YouTube JSON): YouTube JSON transcript "
+        "could not be read: entry 2 (line 3): 'start' must be a number of seconds, 0 or "
+        "more (got 'abc')"
+    ]
+
+
+def test_titles_are_the_file_names_made_distinct_when_they_collide():
+    from creator_chat.ingest_cli import titles
+
+    files = [Path("a/bad.json"), Path("a/bad.vtt"), Path("a/intro.md"), Path("b/intro.md")]
+    files.append(Path("a/paddle_length.srt"))
+    assert titles(files) == {
+        Path("a/bad.json"): "bad (json)",
+        Path("a/bad.vtt"): "bad (vtt)",
+        Path("a/intro.md"): "a/intro.md",
+        Path("b/intro.md"): "b/intro.md",
+        Path("a/paddle_length.srt"): "paddle length",
+    }

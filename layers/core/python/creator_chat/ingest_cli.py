@@ -2,6 +2,10 @@
 
 Goes through the public API (the same path as any client): text formats inline, anything
 larger or binary (PDF) through a presigned upload. Exits non-zero when any file failed.
+
+A document is identified by its title (these files have no source URL), so each file of one
+run gets its own: its name without the extension, with the extension added when two files
+share a name (``bad.json`` and ``bad.vtt`` → ``bad (json)``, ``bad (vtt)``), else its path.
 """
 
 from __future__ import annotations
@@ -28,9 +32,21 @@ INLINE_MAX_BYTES = 900 * 1024
 SUFFIXES = {".vtt", ".srt", ".json", ".md", ".markdown", ".txt", ".pdf"}
 
 
+KIND_NAMES = {
+    DocumentKind.VTT: "WebVTT",
+    DocumentKind.SRT: "SRT",
+    DocumentKind.YOUTUBE_JSON: "YouTube JSON",
+    DocumentKind.MARKDOWN: "Markdown",
+    DocumentKind.TEXT: "text",
+    DocumentKind.PDF: "PDF",
+}
+
+
 @dataclass
 class Outcome:
     path: Path
+    title: str = ""
+    kind: DocumentKind | None = None
     document_id: str = ""
     status: str = "queued"
     chunks: int = 0
@@ -49,6 +65,25 @@ def collect(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _humane(name: str) -> str:
+    return name.replace("-", " ").replace("_", " ")
+
+
+def titles(files: list[Path]) -> dict[Path, str]:
+    """A distinct title for each file (the document's identity)."""
+
+    def distinct(names: dict[Path, str], fallback: dict[Path, str]) -> dict[Path, str]:
+        seen: dict[str, int] = {}
+        for name in names.values():
+            seen[name] = seen.get(name, 0) + 1
+        return {f: fallback[f] if seen[n] > 1 else n for f, n in names.items()}
+
+    by_stem = {f: _humane(f.stem) for f in files}
+    with_suffix = {f: f"{_humane(f.stem)} ({f.suffix.lstrip('.').lower()})" for f in files}
+    by_path = {f: str(f) for f in files}
+    return distinct(by_stem, distinct(with_suffix, by_path))
+
+
 def _progress(done: int, total: int, label: str) -> None:
     width = 30
     filled = int(width * done / max(total, 1))
@@ -56,17 +91,17 @@ def _progress(done: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
-def _submit(api: httpx.Client, creator: str, path: Path) -> Outcome:
+def _submit(api: httpx.Client, creator: str, path: Path, title: str) -> Outcome:
     data = path.read_bytes()
-    out = Outcome(path)
+    out = Outcome(path, title)
     try:
-        kind = detect_kind(path.name, data)
+        kind = out.kind = detect_kind(path.name, data)
     except InvalidInput as err:
         out.status, out.reason = "failed", err.message
         return out
     base = f"/v1/creators/{creator}/documents"
     body = {
-        "title": path.stem.replace("-", " ").replace("_", " "),
+        "title": title,
         "kind": kind.value,
         "source_url": "",
     }
@@ -115,9 +150,10 @@ def run(url: str, token: str, creator: str, paths: list[Path], *, timeout_s: flo
         base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
     ) as api:
         outcomes = []
+        named = titles(files)
         for i, f in enumerate(files):
             _progress(i, len(files), f"posting {f.name}")
-            outcomes.append(_submit(api, creator, f))
+            outcomes.append(_submit(api, creator, f, named[f]))
         pending = [o for o in outcomes if o.status in ("queued", "processing")]
         deadline = time.monotonic() + timeout_s
         while pending and time.monotonic() < deadline:
@@ -137,7 +173,8 @@ def run(url: str, token: str, creator: str, paths: list[Path], *, timeout_s: flo
     seconds = time.perf_counter() - started
     for o in outcomes:
         if o.status != "done":
-            print(f"FAILED  {o.path}: {o.reason or o.status}")
+            read_as = f" (read as {KIND_NAMES[o.kind]})" if o.kind is not None else ""
+            print(f"FAILED  {o.path}{read_as}: {o.reason or o.status}")
     done = [o for o in outcomes if o.status == "done"]
     chunks = sum(o.chunks for o in done)
     print(f"{len(done)}/{len(outcomes)} documents, {chunks} chunks, {seconds:.1f} s")

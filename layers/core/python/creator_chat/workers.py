@@ -24,8 +24,17 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from creator_chat.container import Container
+from creator_chat.observability import logger
 
 RecordHandler = Callable[[dict[str, Any], bool], Any]
+# The ids a job event names (a job's other fields may carry user data: never logged).
+JOB_IDS = ("job_id", "document_id", "creator_id", "message_id", "export_id", "kind")
+
+
+def job_ids(job: Any) -> dict[str, str]:
+    if not isinstance(job, dict):
+        return {}
+    return {k: str(job[k]) for k in JOB_IDS if isinstance(job.get(k), str | int)}
 
 
 def receive_count(record: SQSRecord) -> int:
@@ -73,9 +82,30 @@ class SqsWorker:
         return self._idempotent
 
     def _record(self, record: SQSRecord) -> Any:
+        """One job; its outcome is an info event (``job done``, ``job failed``: the job's
+        ids and the use case's outcome), a failure to be retried a warning."""
         job = json.loads(record.body)
-        final = receive_count(record) >= self._max_receives
-        return self._idempotent_handle()(job=job, final_attempt=final)
+        attempt = receive_count(record)
+        final = attempt >= self._max_receives
+        try:
+            outcome = self._idempotent_handle()(job=job, final_attempt=final)
+        except Exception as err:
+            logger.warning(
+                "job attempt failed" if not final else "job failed on its last attempt",
+                extra={
+                    "queue": self._queue,
+                    "attempt": attempt,
+                    "error": type(err).__name__,
+                    **job_ids(job),
+                },
+            )
+            raise
+        result = outcome if isinstance(outcome, str) else "done"
+        logger.info(
+            "job failed" if result == "failed" else "job done",
+            extra={"queue": self._queue, "outcome": result, **job_ids(job)},
+        )
+        return outcome
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self._idempotent_handle()

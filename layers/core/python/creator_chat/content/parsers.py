@@ -226,61 +226,109 @@ def _drop_rolled_over(previous: list[str], lines: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- YouTube JSON
 
 
-def _number(value: Any, what: str, index: int) -> float:
+YOUTUBE_JSON_UNREADABLE = "YouTube JSON transcript could not be read"
+
+
+class _EntryError(Exception):
+    """What is wrong in one entry (its index is added by the caller)."""
+
+
+def _number(value: Any, field: str, unit: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise InvalidInput(
-            f"YouTube transcript entry {index} has an invalid {what}: {value!r}"
-        ) from None
-    if not math.isfinite(number) or number < 0:
-        raise InvalidInput(f"YouTube transcript entry {index} has an invalid {what}: {value!r}")
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
+        raise _EntryError(f"{field!r} must be a number of {unit}, 0 or more (got {value!r:.40})")
     return number
+
+
+def _entry_lines(text: str, key: str | None) -> list[int]:
+    """The line on which each entry of the transcript's list starts (1-based), for error
+    messages; empty when the list cannot be found again."""
+    if key is None:
+        match = re.match(r"\s*\[", text)
+    else:
+        match = re.search(rf'"{re.escape(key)}"\s*:\s*\[', text)
+    if match is None:
+        return []
+    decoder = json.JSONDecoder()
+    lines: list[int] = []
+    pos = match.end()
+    try:
+        while True:
+            while pos < len(text) and text[pos] in " \t\n\r,":
+                pos += 1
+            if pos >= len(text) or text[pos] == "]":
+                return lines
+            lines.append(text.count("\n", 0, pos) + 1)
+            _, pos = decoder.raw_decode(text, pos)
+    except ValueError:
+        return lines
+
+
+def _youtube_entry(entry: Any) -> tuple[float, float, str]:
+    """``(start_s, duration_s, raw text)`` of one entry; raises ``_EntryError``."""
+    if not isinstance(entry, dict):
+        got = json.dumps(entry)[:40]
+        raise _EntryError(
+            f'not an object (got {got}); each entry is {{"text", "start", "duration"}}'
+        )
+    if "tStartMs" in entry:  # json3 event
+        start = _number(entry["tStartMs"], "tStartMs", "milliseconds") / 1000
+        duration = _number(entry.get("dDurationMs", 0), "dDurationMs", "milliseconds") / 1000
+        segs = entry.get("segs") or []
+        return start, duration, "".join(str(s.get("utf8", "")) for s in segs if isinstance(s, dict))
+    absent = [f for f in ("text", "start") if f not in entry]
+    if absent:
+        raise _EntryError(
+            " and ".join(repr(f) for f in absent)
+            + (" is" if len(absent) == 1 else " are")
+            + ' missing; each entry is {"text", "start", "duration"}'
+        )
+    start = _number(entry["start"], "start", "seconds")
+    duration = _number(entry.get("duration", 0), "duration", "seconds")
+    return start, duration, str(entry["text"])
 
 
 def _parse_youtube_json(text: str) -> list[Segment]:
     """``[{"text", "start", "duration"}]`` (youtube-transcript-api style) in seconds.
 
     Also accepts that list under ``"transcript"`` or ``"events"``, and YouTube's own
-    ``json3`` events (``tStartMs``, ``dDurationMs``, ``segs: [{"utf8"}]``).
+    ``json3`` events (``tStartMs``, ``dDurationMs``, ``segs: [{"utf8"}]``). An unreadable
+    file's reason names the format, the entry (1-based) and its line, and the field.
     """
     try:
         loaded: Any = json.loads(text)
     except ValueError as exc:
-        raise InvalidInput(f"YouTube transcript is not valid JSON: {exc}") from None
+        raise InvalidInput(f"{YOUTUBE_JSON_UNREADABLE}: not valid JSON: {exc}") from None
+    key: str | None = None
     if isinstance(loaded, dict):
-        for key in ("transcript", "events"):
-            if isinstance(loaded.get(key), list):
-                loaded = loaded[key]
+        for candidate in ("transcript", "events"):
+            if isinstance(loaded.get(candidate), list):
+                key, loaded = candidate, loaded[candidate]
                 break
     if not isinstance(loaded, list):
         raise InvalidInput(
-            'YouTube transcript JSON must be a list of {"text", "start", "duration"} entries'
+            f"{YOUTUBE_JSON_UNREADABLE}: it must be a list of "
+            '{"text", "start", "duration"} entries (or that list under "transcript" or '
+            '"events")'
         )
     segments: list[Segment] = []
     for index, entry in enumerate(loaded):
-        if not isinstance(entry, dict):
-            raise InvalidInput(f"YouTube transcript entry {index} is not an object")
-        if "tStartMs" in entry:  # json3 event
-            start = _number(entry["tStartMs"], "tStartMs", index) / 1000
-            duration = _number(entry.get("dDurationMs", 0), "dDurationMs", index) / 1000
-            segs = entry.get("segs") or []
-            raw = "".join(str(s.get("utf8", "")) for s in segs if isinstance(s, dict))
-        else:
-            if "text" not in entry or "start" not in entry:
-                raise InvalidInput(
-                    f'YouTube transcript entry {index} needs "text" and "start" fields'
-                )
-            start = _number(entry["start"], "start", index)
-            duration = _number(entry.get("duration", 0), "duration", index)
-            raw = str(entry["text"])
+        try:
+            start, duration, raw = _youtube_entry(entry)
+        except _EntryError as err:
+            lines = _entry_lines(text, key)
+            where = f"entry {index + 1}" + (f" (line {lines[index]})" if index < len(lines) else "")
+            raise InvalidInput(f"{YOUTUBE_JSON_UNREADABLE}: {where}: {err}") from None
         cue = " ".join(html.unescape(raw).split())
         if cue and not _is_non_speech(cue):
             segments.append(
                 Segment(text=cue, start_s=round(start, 3), end_s=round(start + duration, 3))
             )
     if not segments:
-        raise InvalidInput("YouTube transcript has no entries with text")
+        raise InvalidInput("YouTube JSON transcript has no entries with text")
     return segments
 
 

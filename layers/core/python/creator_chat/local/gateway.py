@@ -5,6 +5,11 @@ run the authorizer handler for authorized routes (missing token → 401, deny �
 API Gateway's own bodies), run the route's handler with the authorizer's context, and turn
 its response back into HTTP. Handlers run on worker threads, as concurrent Lambda
 invocations would, each thread with its own event loop (Mangum needs one).
+
+Beyond API Gateway: ``HEAD`` is answered for every ``GET`` route and file (monitors and link
+checkers use it) by running the ``GET`` and sending its status and headers without the body
+(API Gateway itself routes ``HEAD`` only to a ``HEAD`` or ``ANY`` route), and each request
+gets one access line (:mod:`creator_chat.local.logs`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from creator_chat.local.logs import log_request
 from creator_chat.resources import Route
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -202,6 +208,10 @@ class GatewayResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    # for the access line: the route that answered (a template, a file's path, a local
+    # route's prefix) and the request id (the API's ``request_id``)
+    route: str = ""
+    request_id: str = ""
 
 
 def _gateway_error(status: int, message: str) -> GatewayResponse:
@@ -318,6 +328,12 @@ class LocalGateway:
                 return route
         return None
 
+    def _local_prefix(self, method: str, path: str) -> str:
+        for m, pattern in self._local_routes:
+            if m == method and pattern.endswith("/*") and path.startswith(pattern[:-1]):
+                return pattern
+        return path
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while True:
@@ -329,6 +345,10 @@ class LocalGateway:
                     return
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
+        method = scope["method"]
+        # HEAD runs the GET (a GET route, a file) and sends all but the body
+        head = method == "HEAD"
         early = self._precheck(scope)
         chunks: list[bytes] = []
         size = 0
@@ -345,27 +365,39 @@ class LocalGateway:
                 break
         if early is not None:
             response = early  # refused from its headers: the body was read and dropped
+            response.route = self._local_prefix(method, scope["path"])
         elif too_large:
             response = _gateway_error(413, "Request Entity Too Large")
         else:
             response = await self.dispatch(
-                method=scope["method"],
+                method="GET" if head else method,
                 path=scope["path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
                 headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
                 body=b"".join(chunks),
                 source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
             )
+        headers = response.headers
+        if head and not any(k == "content-length" for k, _ in headers):
+            headers = [*headers, ("content-length", str(len(response.body)))]
         await send(
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": [
-                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
-                ],
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
             }
         )
-        await send({"type": "http.response.body", "body": response.body})
+        await send({"type": "http.response.body", "body": b"" if head else response.body})
+        route = response.route or "-"
+        log_request(
+            method,
+            # a local prefix route's paths carry keys: the prefix stands for them
+            route if route.endswith("/*") else _bounded(scope["path"]),
+            route,
+            response.status,
+            started,
+            response.request_id or str(uuid.uuid4()),
+        )
 
     async def dispatch(
         self,
@@ -380,23 +412,9 @@ class LocalGateway:
         request_id = str(uuid.uuid4())
         matched = match_route(self._routes, method, path)
         if matched is None:
-            local = self._local_routes.get((method, path)) or self._local_prefix_route(method, path)
-            if local is not None:
-                request = LocalRequest(
-                    method, path, query, {k.lower(): v for k, v in headers}, body, source_ip
-                )
-                try:
-                    return local(request)
-                except Exception:
-                    return _gateway_error(500, "Internal Server Error")
-            if method == "GET" and self._static is not None:
-                found = self._static(path, query)
-                if isinstance(found, GatewayResponse):
-                    return found
-                if found is not None:
-                    content, content_type = found
-                    return GatewayResponse(200, [("content-type", content_type)], content)
-            return _gateway_error(404, "Not Found")
+            response = self._unrouted(method, path, query, headers, body, source_ip)
+            response.request_id = response.request_id or request_id
+            return response
         route, params = matched
         event = build_event(
             method=method,
@@ -412,7 +430,42 @@ class LocalGateway:
         loop = asyncio.get_running_loop()
         # authorizer and handler run in one hop to a worker thread: every hop between the
         # event loop and the pool is a GIL hand-off, the gateway's main cost under load
-        return await loop.run_in_executor(self._pool, self._invoke, route, event, request_id)
+        response = await loop.run_in_executor(self._pool, self._invoke, route, event, request_id)
+        response.route, response.request_id = route.path, request_id
+        return response
+
+    def _unrouted(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        source_ip: str,
+    ) -> GatewayResponse:
+        """A request no declared route matches: a local route, a file, or 404."""
+        exact = self._local_routes.get((method, path))
+        local = exact or self._local_prefix_route(method, path)
+        if local is not None:
+            request = LocalRequest(
+                method, path, query, {k.lower(): v for k, v in headers}, body, source_ip
+            )
+            try:
+                response = local(request)
+            except Exception:
+                response = _gateway_error(500, "Internal Server Error")
+            # a prefix route's path carries keys (its query string, signatures): log the prefix
+            response.route = path if exact else self._local_prefix(method, path)
+            return response
+        if method == "GET" and self._static is not None:
+            found = self._static(path, query)
+            if isinstance(found, GatewayResponse):
+                found.route = found.route or path
+                return found
+            if found is not None:
+                content, content_type = found
+                return GatewayResponse(200, [("content-type", content_type)], content, route=path)
+        return _gateway_error(404, "Not Found")
 
     def _invoke(self, route: Route, event: dict[str, Any], request_id: str) -> GatewayResponse:
         if route.authorized:
@@ -435,6 +488,11 @@ class LocalGateway:
         response = to_http(result)
         response.headers.append(("apigw-requestid", request_id))
         return response
+
+
+def _bounded(path: str) -> str:
+    """A request's path (never its query string), for its access line."""
+    return path if len(path) <= 200 else f"{path[:200]}…"
 
 
 def _thread_event_loop() -> None:

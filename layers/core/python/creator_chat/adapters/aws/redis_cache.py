@@ -57,6 +57,8 @@ class RedisCache:
         self._breaker = breaker
         self._on_event = on_event
         self._prefix = key_prefix
+        # why the last operation was a miss / no-op (the deep health check's detail)
+        self.last_error = ""
         self._client: redis.Redis = redis.Redis.from_url(
             url,
             socket_timeout=timeout_s,
@@ -116,6 +118,11 @@ class RedisCache:
         """Run one command under the breaker: (True, result) or (False, None); never raises."""
         if not self._breaker.allow():
             self._emit(EVENT_BYPASS)
+            self.last_error = (
+                f"circuit open after repeated failures (last: {self.last_error or 'unknown'})"
+                if not self.last_error.startswith("circuit open")
+                else self.last_error
+            )
             return False, None
         try:
             result = fn()
@@ -123,8 +130,10 @@ class RedisCache:
             self._breaker.record_failure()
             _log.warning("redis cache: %s failed: %s: %s", op, type(exc).__name__, exc)
             self._emit(EVENT_ERROR)
+            self.last_error = f"{type(exc).__name__}: {exc}"
             return False, None
         self._breaker.record_success()
+        self.last_error = ""
         return True, result
 
     def _emit(self, event: str) -> None:
