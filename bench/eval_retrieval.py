@@ -11,7 +11,9 @@ are the leaf ``<section>`` s (a section holding others is a category such as "Co
 Language"): 179 in Debian 12's 3.11.2 package, 175 of them ending in "?". Every
 passage is posted as one Markdown document of ONE creator, titled "FAQ entry NNN" (the title
 never repeats the question), through the project's own HTTP ingest path on the local
-runtime; each question is then asked through ``POST .../search`` (top_k=10).
+runtime; each question is then asked through ``POST .../search`` (top_k=10,
+``include_below_gate``: the index's ranking; a second row drops the hits under the
+answerability gate, as ``/search`` does by default and the assistant does).
 
 Metrics are per DOCUMENT: a hit is any chunk of the gold document; documents are deduped in
 rank order over the 10 chunks returned (so a system may show fewer than 10 documents).
@@ -44,8 +46,10 @@ import argparse
 import contextlib
 import io
 import re
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 import typing
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -315,6 +319,9 @@ class ProjectRun:
     search_ms: list[float]
     doc_ids: list[str]
     creator_id: str
+    # the same rankings less the hits under the answerability gate (what /search shows by
+    # default, and what the assistant would answer from)
+    gated: list[list[int]] = field(default_factory=list)
 
 
 def run_project(api: httpx.Client, items: Sequence[Item]) -> ProjectRun:
@@ -342,17 +349,21 @@ def run_project(api: httpx.Client, items: Sequence[Item]) -> ProjectRun:
     index_of = {d: i for i, d in enumerate(doc_ids)}
     assert len(index_of) == len(items), "two passages mapped to one document"
     rankings: list[list[int]] = []
+    gated: list[list[int]] = []
     lat: list[float] = []
     for item in items:
         t = time.perf_counter()
         r = api.post(
-            f"/v1/creators/{creator_id}/search", json={"query": item.question, "top_k": TOP_K}
+            f"/v1/creators/{creator_id}/search",
+            json={"query": item.question, "top_k": TOP_K, "include_below_gate": True},
         )
         lat.append((time.perf_counter() - t) * 1000)
         assert r.status_code == 200, r.text
-        rankings.append([index_of[h["document_id"]] for h in r.json()["results"]])
+        results = r.json()["results"]
+        rankings.append([index_of[h["document_id"]] for h in results])
+        gated.append([index_of[h["document_id"]] for h in results if h["answerable"]])
     return ProjectRun(
-        rankings, ingest_s, sum(d["chunk_count"] for d in listed), lat, doc_ids, creator_id
+        rankings, ingest_s, sum(d["chunk_count"] for d in listed), lat, doc_ids, creator_id, gated
     )
 
 
@@ -364,6 +375,9 @@ class ChatRun:
     any_cited: int = 0
     latency_ms: list[float] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)  # questions not answered NOT_FOUND
+    # per question, in order: answered NOT_FOUND_ANSWER / cited a chunk of the gold document
+    refused: list[bool] = field(default_factory=list)
+    cited_gold: list[bool] = field(default_factory=list)
 
 
 def run_chat(
@@ -384,7 +398,9 @@ def run_chat(
             run.latency_ms.append((time.perf_counter() - t) * 1000)
             assert r.status_code == 200, r.text
             body = r.json()
-            if body["answer"] == NOT_FOUND_ANSWER:
+            refused = body["answer"] == NOT_FOUND_ANSWER
+            run.refused.append(refused)
+            if refused:
                 run.not_found += 1
             else:
                 run.answered.append(question)
@@ -392,6 +408,7 @@ def run_chat(
             run.any_cited += bool(cited)
             if gold_docs is not None:
                 run.gold_cited += bool(cited & gold_docs[i])
+                run.cited_gold.append(bool(cited & gold_docs[i]))
     return run
 
 
@@ -497,6 +514,32 @@ class Replica:
 
     def rankings(self, questions: Iterable[str]) -> list[list[int]]:
         return [[d for d, _ in self.hits(q)] for q in questions]
+
+    def section_blend_rankings(
+        self, questions: Iterable[str], own: float, w: float
+    ) -> list[list[int]]:
+        """Rankings when a chunk's cosine is blended with its section's: ``own * cos(chunk)
+        + (1 - own) * cos(section centroid)``, the centroid being the normalised mean of the
+        section's chunk vectors (a parent-document score at no extra embedding), then the
+        product's lift with BM25."""
+        shard = self.index._shard("eval")
+        docs = np.asarray([int(c.document_id[1:]) for c in shard.chunks])
+        groups: dict[tuple[str, str], list[int]] = {}
+        for j, chunk in enumerate(shard.chunks):
+            groups.setdefault((chunk.document_id, chunk.heading), []).append(j)
+        centroids = np.zeros_like(shard.matrix)
+        for rows in groups.values():
+            mean = shard.matrix[rows].mean(axis=0)
+            centroids[rows] = mean / (np.linalg.norm(mean) or 1.0)
+        out: list[list[int]] = []
+        for question in questions:
+            vector = np.asarray(self.embedder.embed([question])[0], dtype=np.float32)
+            vector /= np.linalg.norm(vector)
+            dense = own * (shard.matrix @ vector) + (1 - own) * (centroids @ vector)
+            bm25 = shard.bm25(local_index.tokenize(question))
+            scores = hybrid_scores(dense.astype(np.float32), bm25, w)
+            out.append([int(docs[j]) for j in np.argsort(-scores, kind="stable")[:TOP_K]])
+        return out
 
     def fused_rankings(self, questions: Iterable[str], fuse: Fusion, w: float) -> list[list[int]]:
         """Rankings under another fusion of the same cosines and BM25 scores as the index's."""
@@ -644,6 +687,12 @@ def run_variants(
     for name, fuse in FUSIONS.items():
         print(f"{name:<40} {cells(fused(default, fuse))}")
 
+    print("\nsection blend (multi-vector: chunk cosine mixed with its section centroid's)")
+    print(f"{'own share of the chunk cosine':<40} {header}")
+    for own in (1.0, 0.7, 0.5, 0.3):
+        row = cells(lambda w, own=own: default.section_blend_rankings(questions, own, w))
+        print(f"{own:<40} {row}")
+
     print("\nkeyword analyser (default chunker, product fusion)")
     print(f"{'tokenizer':<40} {header}")
     for name, tokenize in TOKENIZERS.items():
@@ -722,7 +771,8 @@ def _run_runtime(
     dense_weight: float | None,
 ) -> tuple[ProjectRun, ChatRun | None, ChatRun | None]:
     """The project's own path: the local runtime in-process, called over HTTP."""
-    rt = LocalRuntime(port=0, seed_demo=False).start()
+    data_dir = Path(tempfile.mkdtemp(prefix="eval-retrieval-"))
+    rt = LocalRuntime(port=0, data_dir=data_dir, seed_demo=False).start()
     try:
         if dense_weight is not None:
             _override_index(dense_weight)
@@ -740,6 +790,30 @@ def _run_runtime(
         return project, on_chat, off_chat
     finally:
         rt.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _print_gold_losses(
+    project: ProjectRun, on_chat: ChatRun, golds: Sequence[frozenset[int]]
+) -> None:
+    """Where an on-topic answer without its gold citation lost it: retrieval (the gold
+    document not among the top ``Settings().top_k`` hits the gate keeps) or the answer."""
+    k = Settings().top_k
+    in_top = [
+        any(d in gold for d in list(dict.fromkeys(ranked))[:k])
+        for ranked, gold in zip(project.gated, golds, strict=True)
+    ]
+    kept = sum(in_top)
+    refused = sum(r for r, t in zip(on_chat.refused, in_top, strict=True) if t)
+    other = sum(
+        t and not r and not c
+        for t, r, c in zip(in_top, on_chat.refused, on_chat.cited_gold, strict=True)
+    )
+    print(
+        f"  gold document in /search's gated top {k}:       {kept}/{len(in_top)} = "
+        f"{kept / len(in_top):.1%}; of these, answered NOT_FOUND_ANSWER {refused}, "
+        f"answered without citing it {other}"
+    )
 
 
 def main() -> int:
@@ -788,6 +862,7 @@ def main() -> int:
             f"project (HTTP search, {project.chunks} chunks{weight})",
             Scores.of(project.rankings, golds),
         ),
+        ("project, hits under the answerability gate dropped", Scores.of(project.gated, golds)),
         (f"LangChain peer (1000/200 splitter, {lc_chunks} chunks)", Scores.of(lc_rankings, golds)),
         ("BM25 peer (bm25s, whole passages)", Scores.of(bm_rankings, golds)),
         ("dense, whole passages (reference)", Scores.of(dense_rankings, golds)),
@@ -825,6 +900,7 @@ def main() -> int:
             f"  on-topic answered NOT_FOUND_ANSWER:          {on_chat.not_found}/"
             f"{on_chat.asked} = {on_chat.not_found / on_chat.asked:.1%}"
         )
+        _print_gold_losses(project, on_chat, golds)
         for question in off_chat.answered:
             print(f"    off-topic but answered: {question!r}")
         for first, other in _cache_key_collisions(items):

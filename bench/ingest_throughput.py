@@ -11,6 +11,7 @@ import argparse
 import json
 import random
 import sys
+import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -99,7 +100,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=int, default=1000)
     args = parser.parse_args()
-    rt = LocalRuntime(port=0, seed_demo=False).start()
+    data_dir = Path(tempfile.mkdtemp(prefix="ingest-bench-"))  # the runtime needs one
+    rt = LocalRuntime(port=0, data_dir=data_dir, seed_demo=False).start()
     admin = issue_dev_token(Settings(), user_id="bench", role=Role.ADMIN, tier=Tier.ENTERPRISE)
     api = httpx.Client(base_url=rt.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60)
 

