@@ -92,6 +92,8 @@ def build_app(
     config = load_config(
         env,
         alarm_email=app.node.try_get_context("alarm_email"),
+        # `cdk deploy -c rerank_model_id=amazon.rerank-v1:0` where the region offers it
+        rerank_model_id=app.node.try_get_context("rerank_model_id"),
         cors_allowed_origins=(
             tuple(o.strip() for o in str(cors).split(",") if o.strip()) if cors else None
         ),

@@ -101,6 +101,10 @@ class EnvConfig:
     cors_allowed_origins: tuple[str, ...] = ()
     alarm_email: str | None = None
     max_azs: int = 2
+    # A Bedrock reranking model between retrieval and the prompt (e.g. "amazon.rerank-v1:0",
+    # "cohere.rerank-v3-5:0"): off unless set, as the models are offered in some regions only
+    # and each rerank is billed per query.
+    rerank_model_id: str | None = None
 
     def __post_init__(self) -> None:
         # Lambda's SQS event source accepts a maximum concurrency of 2 to 1000.
@@ -125,7 +129,8 @@ class EnvConfig:
 
     @property
     def bedrock_model_ids(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((self.embedding_model_id, self.generation_model_id)))
+        models = (self.embedding_model_id, self.generation_model_id, self.rerank_model_id)
+        return tuple(dict.fromkeys(m for m in models if m))
 
     def memory_for(self, function: FunctionDecl) -> int:
         return self.memory_mb.get(function.name, function.memory_mb)
@@ -244,6 +249,7 @@ def load_config(
     *,
     alarm_email: str | None = None,
     cors_allowed_origins: tuple[str, ...] | None = None,
+    rerank_model_id: str | None = None,
 ) -> EnvConfig:
     """The config of ``env`` with the optional per-deployment overrides (CDK context)."""
     if env not in ENV_NAMES:
@@ -253,4 +259,6 @@ def load_config(
         config = replace(config, alarm_email=alarm_email)
     if cors_allowed_origins is not None:
         config = replace(config, cors_allowed_origins=cors_allowed_origins)
+    if rerank_model_id:
+        config = replace(config, rerank_model_id=rerank_model_id)
     return config

@@ -235,6 +235,9 @@ class FunctionsConstruct(Construct):
         if decl.uses_bedrock:
             env["CREATOR_CHAT_EMBEDDING_MODEL_ID"] = config.embedding_model_id
             env["CREATOR_CHAT_GENERATION_MODEL_ID"] = config.generation_model_id
+            if config.rerank_model_id:
+                env["CREATOR_CHAT_RERANKER"] = "bedrock"
+                env["CREATOR_CHAT_RERANK_MODEL_ID"] = config.rerank_model_id
         if decl.uses_index:
             env["CREATOR_CHAT_OPENSEARCH_ENDPOINT"] = deps.search.endpoint
             env["CREATOR_CHAT_OPENSEARCH_INDEX"] = OPENSEARCH_INDEX
@@ -303,6 +306,11 @@ class FunctionsConstruct(Construct):
             "'*' only for actions without resource-level permissions: X-Ray "
             "PutTraceSegments/PutTelemetryRecords (active tracing)"
             + (
+                ", bedrock:Rerank (the reranking model is granted by InvokeModel)"
+                if decl.uses_bedrock and self._config.rerank_model_id
+                else ""
+            )
+            + (
                 " and the EC2 network-interface actions Lambda needs to attach the function "
                 "to the VPC."
                 if decl.uses_cache
@@ -326,6 +334,11 @@ class FunctionsConstruct(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=resources)
         )
+        if self._config.rerank_model_id:
+            # Rerank has no resource-level permissions; the model itself is InvokeModel above
+            role.add_to_principal_policy(
+                iam.PolicyStatement(actions=["bedrock:Rerank"], resources=["*"])
+            )
 
     # -- workers --------------------------------------------------------------------------
 

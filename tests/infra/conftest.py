@@ -64,8 +64,10 @@ def synthesize(
     outdir: Path,
     deps_layer_dir: Path,
     customize: Callable[[App, CreatorChatStack], object] | None = None,
+    extra_context: dict[str, Any] | None = None,
 ) -> Synthesized:
     context = {
+        **(extra_context or {}),
         "env": env,
         "deps_layer_dir": str(deps_layer_dir),
         "aws:cdk:bundling-stacks": [],

@@ -779,3 +779,37 @@ def test_export_files_expire_after_a_day_and_keep_no_old_versions(prod: Synthesi
     assert "VersioningConfiguration" not in props
     raw = prod.resources[prod.logical_id("Storage/RawUploadsBucket")]["Properties"]
     assert raw["VersioningConfiguration"] == {"Status": "Enabled"}  # the others keep theirs
+
+
+def test_a_rerank_model_set_in_context_is_granted_and_configured_where_bedrock_is_used(
+    tmp_path_factory: pytest.TempPathFactory, deps_layer_dir: Path
+) -> None:
+    """Issue 16: the rerank stage is off unless a model is named (offered in some regions
+    only); named, the Bedrock functions get its id and exactly Rerank + InvokeModel on it."""
+    synthesized = synthesize(
+        "staging",
+        tmp_path_factory.mktemp("cdk-rerank"),
+        deps_layer_dir,
+        extra_context={"rerank_model_id": "amazon.rerank-v1:0"},
+    )
+    assert synthesized.validation_error is None, synthesized.validation_error
+    for function in DECLARATION.functions:
+        statements = role_statements(synthesized, function.name)
+        rerank = statements_with(statements, "bedrock:Rerank")
+        invoke = statements_with(statements, "bedrock:InvokeModel")
+        env = function_props(synthesized, function.name)["Environment"]["Variables"]
+        if not function.uses_bedrock:
+            assert rerank == [] and invoke == [], function.name
+            assert "CREATOR_CHAT_RERANKER" not in env
+            continue
+        assert [as_list(s["Resource"]) for s in rerank] == [["*"]]
+        (statement,) = invoke
+        arns = {render(r) for r in as_list(statement["Resource"])}
+        assert any(a.endswith("foundation-model/amazon.rerank-v1:0") for a in arns), arns
+        assert env["CREATOR_CHAT_RERANKER"] == "bedrock"
+        assert env["CREATOR_CHAT_RERANK_MODEL_ID"] == "amazon.rerank-v1:0"
+
+
+def test_without_a_rerank_model_no_function_is_granted_rerank(synthesized: Synthesized) -> None:
+    for function in DECLARATION.functions:
+        assert statements_with(role_statements(synthesized, function.name), "bedrock:Rerank") == []

@@ -27,6 +27,7 @@ from creator_chat.ports import (
     Generator,
     JobQueue,
     RateLimiter,
+    Reranker,
     SessionStore,
     ThreadStore,
     TrendingStore,
@@ -394,6 +395,22 @@ class Container:
         return CircuitBreaker(
             "generator", failure_threshold=3, reset_timeout_s=30, clock=self.clock
         )
+
+    @cached_property
+    def reranker(self) -> Reranker | None:
+        if "reranker" in self.overrides:
+            return self.overrides["reranker"]  # type: ignore[no-any-return]
+        if self.settings.reranker != "bedrock":
+            return None
+        from creator_chat.adapters.aws.bedrock_generator import build_bedrock_runtime_client
+        from creator_chat.adapters.aws.bedrock_reranker import BedrockReranker
+
+        client = build_bedrock_runtime_client(
+            self.settings.aws_region,
+            timeout_s=self.settings.llm_timeout_s,
+            service="bedrock-agent-runtime",
+        )
+        return BedrockReranker(client, model_id=self.settings.rerank_model_id)
 
     @cached_property
     def _bedrock_runtime(self) -> Any:

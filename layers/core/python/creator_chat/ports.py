@@ -290,6 +290,15 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+class Reranker(Protocol):
+    """Orders retrieved hits by a model that reads the question with each one (a
+    cross-encoder); keeps each hit's cosine (``similarity``) for the gate."""
+
+    @property
+    def model_id(self) -> str: ...
+    def rerank(self, query: str, hits: Sequence[SearchHit], *, top_n: int) -> list[SearchHit]: ...
+
+
 class VectorIndex(Protocol):
     """Chunks with vectors; every call is scoped to one creator."""
 

@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     openai_timeout_s: float = Field(default=60.0, gt=0)
     top_k: int = 5
     similarity_floor: float = 0.35
+    # a rerank stage between retrieval and the prompt: "bedrock" reads the question with each
+    # of ``rerank_candidates`` hits (the Bedrock Rerank API); locally none ships offline
+    reranker: Literal["none", "bedrock"] = "none"
+    rerank_model_id: str = "amazon.rerank-v1:0"
+    rerank_candidates: int = Field(default=20, ge=1, le=100)
     prompt_token_budget: int = 6000
     answer_max_tokens: int = 700
     llm_timeout_s: float = 20.0

@@ -56,6 +56,7 @@ from creator_chat.ports import (
     Generator,
     JobQueue,
     RateLimiter,
+    Reranker,
     ThreadStore,
     TrendingStore,
     UsageStore,
@@ -100,6 +101,8 @@ class ChatDeps(Protocol):
     def generator_breaker(self) -> CircuitBreaker: ...
     @property
     def cache(self) -> Cache: ...
+    @property
+    def reranker(self) -> Reranker | None: ...
     @property
     def llm_queue(self) -> JobQueue: ...
     @property
@@ -237,7 +240,8 @@ def search_gated(
     timings: dict[str, float] | None = None,
 ) -> list[SearchHit]:
     """The hits the assistant would answer from: the gate on the cosine and on exact rare
-    terms (``retrieval.passes_gate``); with ``video_id``, that video's hits first."""
+    terms (``retrieval.passes_gate``), in the reranker's order when there is one (from
+    ``rerank_candidates`` gated hits); with ``video_id``, that video's hits first."""
     timings = {} if timings is None else timings
     top_k = deps.settings.top_k
     floor = deps.settings.similarity_floor
@@ -251,17 +255,41 @@ def search_gated(
     with _timed(timings, "embed"):
         texts = [question] if in_video == question else [question, in_video]
         vectors = deps.embedder.embed(texts)
+    reranker = deps.reranker
+    wide = max(top_k, deps.settings.rerank_candidates) if reranker is not None else top_k
     with _timed(timings, "search"):
-        hits = retrieval.gate(
-            deps.index.search(creator_id, vectors[0], question, top_k=top_k), question, floor
-        )
-        if video_id:
+        hits = _own(deps.index.search(creator_id, vectors[0], question, top_k=wide), creator_id)
+        hits = retrieval.gate(hits, question, floor)
+    if reranker is not None and hits:
+        with _timed(timings, "rerank"):
+            hits = _reranked(reranker, question, hits, top_k)
+    if video_id:
+        with _timed(timings, "search"):
             watched = deps.index.search(
                 creator_id, vectors[-1], in_video, top_k=top_k, video_id=video_id
             )
-            hits = retrieval.prefer_video(hits, retrieval.gate(watched, in_video, floor), top_k)
-    # tenancy guard: an index bug must never put another creator's text in an answer
+        watched = retrieval.gate(_own(watched, creator_id), in_video, floor)
+        hits = retrieval.prefer_video(hits, watched, top_k)
+    return hits
+
+
+def _own(hits: list[SearchHit], creator_id: str) -> list[SearchHit]:
+    """Tenancy guard: an index bug must never put another creator's text in an answer."""
     return [h for h in hits if h.chunk.creator_id == creator_id]
+
+
+def _reranked(
+    reranker: Reranker, question: str, hits: list[SearchHit], top_k: int
+) -> list[SearchHit]:
+    """The gated candidates in the reranker's order; in retrieval order should it fail (a
+    rerank improves an answer, it is never a reason to lose one)."""
+    try:
+        ranked = reranker.rerank(question, hits, top_n=top_k)
+    except Exception:
+        logger.warning("rerank failed; keeping the retrieval order", exc_info=True)
+        count("RerankFailed")
+        return hits[:top_k]
+    return ranked
 
 
 def _standalone(deps: ChatDeps, question: str, earlier: list[str]) -> str:

@@ -53,6 +53,7 @@ def build_bedrock_runtime_client(
     endpoint_url: str | None = None,
     timeout_s: float = 20,
     max_attempts: int = 3,
+    service: str = "bedrock-runtime",
 ) -> Any:
     """A bedrock-runtime client with adaptive retries and bounded timeouts.
 
@@ -65,8 +66,8 @@ def build_bedrock_runtime_client(
         read_timeout=timeout_s,
         connect_timeout=min(5.0, float(timeout_s)),
     )
-    return boto3.client(
-        "bedrock-runtime", region_name=region, endpoint_url=endpoint_url, config=config
+    return boto3.client(  # type: ignore[call-overload]
+        service, region_name=region, endpoint_url=endpoint_url, config=config
     )
 
 
