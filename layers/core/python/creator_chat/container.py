@@ -348,6 +348,19 @@ class Container:
             return OpenSearchVectorIndex(
                 client, self.settings.opensearch_index, self.embedder.dimension
             )
+        if self.settings.vector_index == "s3vectors":
+            from creator_chat.adapters.aws.s3vectors_index import S3VectorsIndex, index_name_for
+
+            if not self.settings.s3vectors_bucket:
+                raise RuntimeError("CREATOR_CHAT_S3VECTORS_BUCKET is required for s3vectors")
+            dimension = self.embedder.dimension
+            return S3VectorsIndex(
+                self.aws.client("s3vectors"),
+                self.settings.s3vectors_bucket,
+                index_name_for(self.settings.s3vectors_index, dimension),
+                dimension,
+                candidates=self.settings.s3vectors_candidates,
+            )
         if self.embedded:
             from creator_chat.adapters.embedded.vector_index import EmbeddedVectorIndex
 

@@ -67,9 +67,15 @@ class Settings(BaseSettings):
     # Retrieval and generation
     embedder: Literal["local", "bedrock"] = "local"
     embedding_model_id: str = "amazon.titan-embed-text-v2:0"
-    vector_index: Literal["local", "opensearch"] = "local"
+    vector_index: Literal["local", "opensearch", "s3vectors"] = "local"
     opensearch_endpoint: str | None = None
     opensearch_index: str = "creator-chunks"
+    # vector_index "s3vectors": one vector bucket, one index per embedding dimension named
+    # "<s3vectors_index>-<dimension>" (e.g. creator-chunks-1024); BM25 re-scores the nearest
+    # ``s3vectors_candidates`` of each query (S3 Vectors has no keyword search)
+    s3vectors_bucket: str | None = None
+    s3vectors_index: str = "creator-chunks"
+    s3vectors_candidates: int = Field(default=20, ge=1, le=100)
     generator: Literal["local", "bedrock", "openai"] = "local"
     generation_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
     # generator "openai": any OpenAI-compatible chat completions server (Ollama, llama.cpp's

@@ -79,7 +79,6 @@ numpy per query term (term arrays cached until the next change).
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -88,6 +87,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import numpy.typing as npt
 
+from creator_chat.adapters.keywords import STOPWORDS, tokenize
 from creator_chat.domain.models import Chunk, SearchHit
 from creator_chat.errors import InvalidInput
 
@@ -99,53 +99,7 @@ _FILE_FORMAT = 1
 _BM25_K1 = 1.2
 _BM25_B = 0.75
 _CHUNK_FIELDS = tuple(f.name for f in fields(Chunk))
-
-# A word with its apostrophe suffixes ("isn't", also with U+2019) and a trailing "++" or "#".
-_TOKEN_RE = re.compile(r"\w+(?:['\u2019]\w+)*(?:\+\+|#(?!\w))?", re.UNICODE)
-_APOSTROPHE = re.compile(r"['\u2019]")
-_NEGATED = re.compile(r"n['\u2019]t$")  # "isn't", "don't", "can't": function words only
-_CLITICS = frozenset({"s", "ll", "re", "ve", "d", "m"})  # "what's" → what, "you'll" → you
-# A short list: BM25's idf already damps frequent words; this only keeps "how do I ..." from
-# giving every chunk a small keyword score that the max-normalisation would then inflate.
-# fmt: off
-_STOPWORDS = frozenset(
-    {
-        "a", "an", "and", "are", "as", "at", "be", "but", "by", "do", "does", "for", "from", "how",
-        "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "so", "than",
-        "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "we", "what",
-        "when", "where", "which", "who", "why", "will", "with", "you", "your",
-    }
-)
-# fmt: on
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens without stop words (the keyword analyser of the local index).
-
-    Contractions (with ' or U+2019): a negated auxiliary ("isn't", "don't") is dropped whole,
-    where splitting at the apostrophe used to leave "isn" or "don" as rare, meaningless
-    keywords; a clitic ("'s", "'ll") is cut off ("creator's" → creator); other apostrophes
-    split ("o'clock" → o, clock). Single letters are dropped ("o"), but "c++" and "c#" are
-    kept as words of their own. A bare "c" stays dropped: on the FAQ eval, where half the C API
-    answers say "C", keeping it
-    cost R@5 0.950 → 0.944 and gained nothing.
-    """
-    tokens = _TOKEN_RE.findall(text.lower())
-    if "'" in text or "\u2019" in text:
-        tokens = _without_contractions(tokens)
-    return [t for t in tokens if t not in _STOPWORDS and (len(t) > 1 or t.isdigit())]
-
-
-def _without_contractions(tokens: list[str]) -> list[str]:
-    out: list[str] = []
-    for token in tokens:
-        if "'" not in token and "\u2019" not in token:
-            out.append(token)
-        elif not _NEGATED.search(token):
-            parts = _APOSTROPHE.split(token)
-            out.extend(parts[:-1] if parts[-1] in _CLITICS else parts)
-    return out
-
+_STOPWORDS = STOPWORDS  # the analyser lives in ``adapters.keywords`` (numpy-free)
 
 Vectors = Sequence[Sequence[float]] | FloatArray
 
