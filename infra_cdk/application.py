@@ -1,9 +1,12 @@
 """Builds the CDK app from context; shared by ``app.py``, ``cdk synth`` and the tests.
 
 Context (``-c key=value``): ``env`` (dev|staging|prod, default dev), ``deps_layer_dir``
-(the built dependency layer, default ``build/deps-layer``), ``alarm_email`` and
-``cors_origins`` (comma-separated). No AWS call is made: the stack is environment-agnostic
-(account and region resolve at deploy time), so synth works offline.
+(the built dependency layer, default ``build/deps-layer``), ``alarm_email``,
+``cors_origins`` (comma-separated), ``rerank_model_id`` and the profile flags that override
+one choice of the env's profile (infra_cdk/config.py, README "Profiles"):
+``vector_store`` (opensearch|s3vectors), ``cache`` (elasticache|memory), ``vpc``,
+``provisioned`` and ``snapstart`` (true|false). No AWS call is made: the stack is
+environment-agnostic (account and region resolve at deploy time), so synth works offline.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from aws_cdk import App, Tags
 from creator_chat.resources import DECLARATION, Declaration
 
-from infra_cdk.config import DEFAULT_DEPS_LAYER_DIR, SERVICE, load_config
+from infra_cdk.config import DEFAULT_DEPS_LAYER_DIR, SERVICE, load_config, parse_flag
 from infra_cdk.nag import add_checks
 from infra_cdk.stack import CreatorChatStack
 
@@ -97,6 +100,12 @@ def build_app(
         cors_allowed_origins=(
             tuple(o.strip() for o in str(cors).split(",") if o.strip()) if cors else None
         ),
+        # `cdk deploy -c env=dev -c vector_store=opensearch`: one choice of the profile
+        vector_store=_text(app.node.try_get_context("vector_store")),
+        cache=_text(app.node.try_get_context("cache")),
+        vpc=parse_flag("vpc", app.node.try_get_context("vpc")),
+        provisioned=parse_flag("provisioned", app.node.try_get_context("provisioned")),
+        snapstart=parse_flag("snapstart", app.node.try_get_context("snapstart")),
     )
     stack = CreatorChatStack(
         app,
@@ -111,3 +120,7 @@ def build_app(
         Tags.of(app).add(key, value)
     add_checks(app)
     return app, stack
+
+
+def _text(value: object) -> str | None:
+    return str(value).strip().lower() or None if value is not None else None

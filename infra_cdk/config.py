@@ -2,7 +2,24 @@
 
 Everything the declaration (``creator_chat.resources``) does not say lives here: sizes,
 retention, alarm thresholds, model ids, the LLM budget (the chat worker's maximum
-concurrency), provisioned concurrency and removal policies. Nothing here calls AWS.
+concurrency), provisioned concurrency, SnapStart and removal policies. Nothing here calls
+AWS.
+
+Each environment is a *profile* of five choices (README "Profiles"), each of which a CDK
+context flag overrides for one deployment (``load_config``):
+
+======================  =================  =================  ==========================
+flag (``-c key=...``)   dev                staging            prod
+======================  =================  =================  ==========================
+``vector_store``        ``s3vectors``      ``opensearch``     ``opensearch``
+``cache``               ``memory``         ``elasticache``    ``elasticache``
+``vpc``                 ``false``          ``true``           ``true``
+``provisioned``         ``false``          ``false``          ``true`` (authorizer, chat)
+``snapstart``           ``false``          ``true``           ``true`` (chat-worker, ingest)
+======================  =================  =================  ==========================
+
+dev costs nothing while idle: no OpenSearch Serverless OCUs, no ElastiCache minimum, no
+interface endpoints (billed per AZ-hour), no warm capacity and no SnapStart cache.
 """
 
 from __future__ import annotations
@@ -42,6 +59,35 @@ INDEX_WRITERS: tuple[str, ...] = ("ingest", "ingest-worker")
 # The vector index the functions read and write (CREATOR_CHAT_OPENSEARCH_INDEX). The data
 # access policy grants ``{OPENSEARCH_INDEX}*`` so a versioned index can be built next to it.
 OPENSEARCH_INDEX = "creator-chunks"
+# S3 Vectors: the vector bucket ``<resource prefix>-vectors`` (CREATOR_CHAT_S3VECTORS_BUCKET)
+# holds one index per embedding dimension, named ``<base>-<dimension>`` by the adapter
+# (creator_chat.adapters.aws.s3vectors_index.index_name_for); the functions get the base
+# (CREATOR_CHAT_S3VECTORS_INDEX), the stack creates the index of the configured model's.
+S3VECTORS_INDEX = OPENSEARCH_INDEX
+# The embedding model's output (BedrockEmbedder's default Titan v2 dimensions), normalised,
+# so cosine distance. An S3 Vectors index fixes both at creation.
+VECTOR_DIMENSION = 1024
+VECTOR_DISTANCE_METRIC = "cosine"
+# Metadata stored with each vector but never filtered on: the adapter's serialised chunk
+# (S3 Vectors caps filterable metadata at 2 KB per vector). Fixed at index creation.
+S3VECTORS_NON_FILTERABLE_METADATA = ("chunk",)
+
+
+def s3vectors_index_name(base: str = S3VECTORS_INDEX, dimension: int = VECTOR_DIMENSION) -> str:
+    return f"{base}-{dimension}"
+
+
+VectorStore = Literal["opensearch", "s3vectors"]
+CacheBackend = Literal["elasticache", "memory"]
+VECTOR_STORES: tuple[VectorStore, ...] = get_args(VectorStore)
+CACHE_BACKENDS: tuple[CacheBackend, ...] = get_args(CacheBackend)
+# The functions SnapStart pays off on (``-c snapstart=true``): a user waits on their cold
+# start. A function with provisioned concurrency never gets it (Lambda refuses both on one
+# version, and a warm container has nothing to restore). The batch workers are left out on
+# purpose: ingest-worker (2 GB, minutes per batch) and export-worker (a rare job nobody
+# watches) would pay the SnapStart cache and restore charges for a cold start that is a
+# rounding error of their run time.
+SNAPSTART_CANDIDATES: tuple[str, ...] = ("authorizer", "chat", "chat-worker", "ingest")
 
 
 @dataclass(frozen=True)
@@ -57,6 +103,13 @@ class ProvisionedConcurrency:
             raise ValueError(f"provisioned concurrency needs 1 <= min <= max, got {self}")
         if not 0.1 <= self.target_utilization <= 0.9:
             raise ValueError("target_utilization must be within [0.1, 0.9]")
+
+
+# Warm capacity for ``-c provisioned=true`` in an env that configures none (dev, staging).
+DEFAULT_PROVISIONED_CONCURRENCY: Mapping[str, ProvisionedConcurrency] = {
+    "authorizer": ProvisionedConcurrency(minimum=1, maximum=4),
+    "chat": ProvisionedConcurrency(minimum=1, maximum=4),
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +158,20 @@ class EnvConfig:
     # "cohere.rerank-v3-5:0"): off unless set, as the models are offered in some regions only
     # and each rerank is billed per query.
     rerank_model_id: str | None = None
+    # -- the profile (see the module docstring; each one a context flag) --
+    # Where chunk vectors live: OpenSearch Serverless (a collection billed per OCU-hour,
+    # idle or not) or S3 Vectors (a vector bucket and index, billed per use and GB stored).
+    vector_store: VectorStore = "opensearch"
+    # "elasticache": serverless Valkey in the VPC (CREATOR_CHAT_REDIS_URL); "memory": no
+    # cache resource, each container keeps its own in-process cache (the container's
+    # fallback when CREATOR_CHAT_REDIS_URL is unset).
+    cache: CacheBackend = "elasticache"
+    # A private VPC (isolated subnets, gateway + interface endpoints) that the functions
+    # using the cache or the index run in. Without it the functions reach AWS APIs directly.
+    vpc: bool = True
+    # SnapStart on the published version of these functions (minus any with provisioned
+    # concurrency, see ``snapstart_functions``).
+    snapstart: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Lambda's SQS event source accepts a maximum concurrency of 2 to 1000.
@@ -114,6 +181,23 @@ class EnvConfig:
             raise ValueError("model ids must not be empty")
         if self.max_azs < 2:
             raise ValueError("the serverless cache needs subnets in at least two AZs")
+        if self.vector_store not in VECTOR_STORES:
+            raise ValueError(
+                f"vector_store must be one of {VECTOR_STORES}, got {self.vector_store!r}"
+            )
+        if self.cache not in CACHE_BACKENDS:
+            raise ValueError(f"cache must be one of {CACHE_BACKENDS}, got {self.cache!r}")
+        if self.cache == "elasticache" and not self.vpc:
+            raise ValueError(
+                "cache=elasticache needs vpc=true (ElastiCache is reached only inside a VPC); "
+                "use cache=memory without a VPC"
+            )
+
+    @property
+    def snapstart_functions(self) -> tuple[str, ...]:
+        """The functions whose published versions get SnapStart: those asked for that have
+        no provisioned concurrency (Lambda does not allow both on one version)."""
+        return tuple(f for f in self.snapstart if f not in self.provisioned_concurrency)
 
     @property
     def resource_prefix(self) -> str:
@@ -141,6 +225,7 @@ class EnvConfig:
         named = (
             set(self.memory_mb)
             | set(self.provisioned_concurrency)
+            | set(self.snapstart)
             | set(INDEX_WRITERS)
             | {LLM_WORKER_FUNCTION}
         )
@@ -179,6 +264,10 @@ CONFIGS: Mapping[EnvName, EnvConfig] = {
         raw_upload_expiration_days=14,
         access_log_expiration_days=30,
         cors_allowed_origins=("*",),
+        # $0 while idle: nothing here is billed by the hour.
+        vector_store="s3vectors",
+        cache="memory",
+        vpc=False,
     ),
     "staging": EnvConfig(
         name="staging",
@@ -206,6 +295,10 @@ CONFIGS: Mapping[EnvName, EnvConfig] = {
         raw_upload_expiration_days=90,
         access_log_expiration_days=90,
         cors_allowed_origins=("*",),
+        # prod's architecture (so a release is tried on it) without the warm capacity: the
+        # synchronous path restores from SnapStart instead, which also exercises the
+        # functions' restore hooks before prod relies on them.
+        snapstart=SNAPSTART_CANDIDATES,
     ),
     "prod": EnvConfig(
         name="prod",
@@ -240,8 +333,29 @@ CONFIGS: Mapping[EnvName, EnvConfig] = {
             "authorizer": ProvisionedConcurrency(minimum=2, maximum=10),
             "chat": ProvisionedConcurrency(minimum=2, maximum=20),
         },
+        # Where a user waits on a cold start but no warm capacity is kept: chat-worker (the
+        # queued answer a fan polls for) and ingest (uploads and /search, too rare for
+        # provisioned concurrency to pay). authorizer and chat keep provisioned concurrency.
+        snapstart=SNAPSTART_CANDIDATES,
     ),
 }
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def parse_flag(name: str, value: object) -> bool | None:
+    """A boolean context flag (``-c vpc=false``): None when unset."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"-c {name}={value}: expected true or false")
 
 
 def load_config(
@@ -250,8 +364,19 @@ def load_config(
     alarm_email: str | None = None,
     cors_allowed_origins: tuple[str, ...] | None = None,
     rerank_model_id: str | None = None,
+    vector_store: str | None = None,
+    cache: str | None = None,
+    vpc: bool | None = None,
+    provisioned: bool | None = None,
+    snapstart: bool | None = None,
 ) -> EnvConfig:
-    """The config of ``env`` with the optional per-deployment overrides (CDK context)."""
+    """The config of ``env`` with the optional per-deployment overrides (CDK context).
+
+    ``vector_store``, ``cache``, ``vpc``, ``provisioned`` and ``snapstart`` flip one choice
+    of the env's profile; None keeps the profile's. ``provisioned=true`` keeps the env's
+    warm capacity or, where it has none, uses ``DEFAULT_PROVISIONED_CONCURRENCY``;
+    ``snapstart=true`` asks for ``SNAPSTART_CANDIDATES``.
+    """
     if env not in ENV_NAMES:
         raise ValueError(f"unknown env {env!r}: expected one of {', '.join(ENV_NAMES)}")
     config = CONFIGS[env]
@@ -261,4 +386,27 @@ def load_config(
         config = replace(config, cors_allowed_origins=cors_allowed_origins)
     if rerank_model_id:
         config = replace(config, rerank_model_id=rerank_model_id)
+    profile: dict[str, object] = {}
+    if vector_store:
+        profile["vector_store"] = vector_store
+    if cache:
+        profile["cache"] = cache
+    if vpc is not None:
+        profile["vpc"] = vpc
+    # One flag is enough: ElastiCache brings its VPC along, and no VPC means no ElastiCache
+    # (both flags given and contradicting each other still fail, in EnvConfig).
+    if cache == "elasticache" and vpc is None:
+        profile["vpc"] = True
+    if vpc is False and not cache:
+        profile["cache"] = "memory"
+    if provisioned is not None:
+        profile["provisioned_concurrency"] = (
+            (config.provisioned_concurrency or DEFAULT_PROVISIONED_CONCURRENCY)
+            if provisioned
+            else {}
+        )
+    if snapstart is not None:
+        profile["snapstart"] = SNAPSTART_CANDIDATES if snapstart else ()
+    if profile:
+        config = replace(config, **profile)  # type: ignore[arg-type]
     return config

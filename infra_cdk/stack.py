@@ -17,7 +17,7 @@ from infra_cdk.constructs.functions import FunctionDependencies, FunctionsConstr
 from infra_cdk.constructs.identity import IdentityConstruct
 from infra_cdk.constructs.observability import ObservabilityConstruct
 from infra_cdk.constructs.queues import QueuesConstruct
-from infra_cdk.constructs.search import SearchConstruct
+from infra_cdk.constructs.search import S3VectorsConstruct, SearchConstruct, VectorStore
 from infra_cdk.constructs.storage import StorageConstruct
 from infra_cdk.constructs.web import WebConstruct
 
@@ -43,18 +43,23 @@ class CreatorChatStack(Stack):
             **kwargs,
         )
         config.check_against(declaration)
+        self.config = config
 
         data = DataConstruct(self, "Data", declaration=declaration, config=config)
         queues = QueuesConstruct(self, "Queues", declaration=declaration, config=config)
         storage = StorageConstruct(self, "Storage", declaration=declaration, config=config)
         cache = CacheConstruct(self, "Cache", config=config)
-        search = SearchConstruct(
-            self,
-            "Search",
-            config=config,
-            vpc=cache.vpc,
-            subnet_ids=cache.subnet_ids,
-            security_group=cache.endpoint_security_group,
+        search: VectorStore = (
+            SearchConstruct(
+                self,
+                "Search",
+                config=config,
+                vpc=cache.vpc,
+                subnet_ids=cache.subnet_ids,
+                security_group=cache.endpoint_security_group,
+            )
+            if config.vector_store == "opensearch"
+            else S3VectorsConstruct(self, "Vectors", config=config)
         )
         identity = IdentityConstruct(self, "Identity", config=config)
         functions = FunctionsConstruct(
@@ -76,10 +81,11 @@ class CreatorChatStack(Stack):
         index_users = {
             f.name: functions.roles[f.name] for f in declaration.functions if f.uses_index
         }
-        search.grant_data_access(
-            readers={n: r for n, r in index_users.items() if n not in INDEX_WRITERS},
-            writers={n: r for n, r in index_users.items() if n in INDEX_WRITERS},
-        )
+        if isinstance(search, SearchConstruct):  # S3 Vectors: IAM alone (functions construct)
+            search.grant_data_access(
+                readers={n: r for n, r in index_users.items() if n not in INDEX_WRITERS},
+                writers={n: r for n, r in index_users.items() if n in INDEX_WRITERS},
+            )
         api = ApiConstruct(
             self, "Api", declaration=declaration, config=config, handlers=functions.aliases
         )

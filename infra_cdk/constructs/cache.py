@@ -1,9 +1,15 @@
 """The private network and the serverless Redis-protocol cache (ElastiCache Valkey).
 
-The functions that use the cache run in this VPC. It has no NAT gateway and no internet
-route: the AWS services those functions call are reached through VPC endpoints (gateway
-endpoints for DynamoDB and S3, interface endpoints for SQS and Bedrock runtime; the
-OpenSearch Serverless endpoint lives in the search construct).
+Each half follows the env's profile: the VPC exists with ``vpc=true``, the cache with
+``cache=elasticache`` (which needs the VPC). Without either (dev's $0-idle profile) this
+construct is empty: the functions run outside any VPC and keep an in-process cache.
+
+The functions that use the cache or the vector index run in this VPC. It has no NAT
+gateway and no internet route: the AWS services those functions call are reached through
+VPC endpoints (gateway endpoints for DynamoDB and S3, interface endpoints for SQS, Bedrock
+runtime and, with ``vector_store=s3vectors``, S3 Vectors; the OpenSearch Serverless
+endpoint lives in the search construct). The VPC stays in this construct (not a network
+construct of its own) so that its logical ids, and so prod's network, never change.
 """
 
 from __future__ import annotations
@@ -21,8 +27,25 @@ HTTPS = ec2.Port.tcp(443)
 
 
 class CacheConstruct(Construct):
+    vpc: ec2.Vpc | None = None
+    subnets: ec2.SubnetSelection | None = None
+    subnet_ids: list[str]
+    function_security_group: ec2.SecurityGroup | None = None
+    endpoint_security_group: ec2.SecurityGroup | None = None
+    cache: elasticache.CfnServerlessCache | None = None
+    # rediss://host:port of the serverless cache; None: the functions' in-process cache.
+    redis_url: str | None = None
+    _cache_security_group: ec2.SecurityGroup | None = None
+
     def __init__(self, scope: Construct, id: str, *, config: EnvConfig) -> None:
         super().__init__(scope, id)
+        self.subnet_ids = []
+        if config.vpc:
+            self._build_network(config)
+        if config.cache == "elasticache":
+            self._build_cache(config)
+
+    def _build_network(self, config: EnvConfig) -> None:
         flow_log_group = logs.LogGroup(
             self,
             "FlowLogs",
@@ -68,22 +91,27 @@ class CacheConstruct(Construct):
             description="Interface VPC endpoints (SQS, Bedrock runtime, OpenSearch Serverless)",
             allow_all_outbound=False,
         )
-        cache_security_group = ec2.SecurityGroup(
-            self,
-            "CacheSecurityGroup",
-            vpc=self.vpc,
-            description="ElastiCache Serverless",
-            allow_all_outbound=False,
+        self._cache_security_group = (
+            ec2.SecurityGroup(
+                self,
+                "CacheSecurityGroup",
+                vpc=self.vpc,
+                description="ElastiCache Serverless",
+                allow_all_outbound=False,
+            )
+            if config.cache == "elasticache"
+            else None
         )
         self.endpoint_security_group.add_ingress_rule(
             self.function_security_group, HTTPS, "HTTPS from the functions"
         )
-        cache_security_group.add_ingress_rule(
-            self.function_security_group, REDIS_PORTS, "Redis (TLS) from the functions"
-        )
-        self.function_security_group.add_egress_rule(
-            cache_security_group, REDIS_PORTS, "Redis (TLS) to the cache"
-        )
+        if self._cache_security_group is not None:
+            self._cache_security_group.add_ingress_rule(
+                self.function_security_group, REDIS_PORTS, "Redis (TLS) from the functions"
+            )
+            self.function_security_group.add_egress_rule(
+                self._cache_security_group, REDIS_PORTS, "Redis (TLS) to the cache"
+            )
         # 443 to any address: the gateway endpoints (DynamoDB, S3) are reached on public
         # prefix lists whose ids would need an AWS lookup. The subnets have no internet
         # route, so this reaches the VPC endpoints only.
@@ -98,10 +126,13 @@ class CacheConstruct(Construct):
             self.vpc.add_gateway_endpoint(
                 f"{name}Endpoint", service=gateway_service, subnets=[self.subnets]
             )
-        for name, interface_service in (
+        interface_services = [
             ("Sqs", ec2.InterfaceVpcEndpointAwsService.SQS),
             ("BedrockRuntime", ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME),
-        ):
+        ]
+        if config.vector_store == "s3vectors":
+            interface_services.append(("S3Vectors", ec2.InterfaceVpcEndpointAwsService.S3_VECTORS))
+        for name, interface_service in interface_services:
             self.vpc.add_interface_endpoint(
                 f"{name}Endpoint",
                 service=interface_service,
@@ -111,6 +142,10 @@ class CacheConstruct(Construct):
                 open=False,
             )
 
+    def _build_cache(self, config: EnvConfig) -> None:
+        cache_security_group = self._cache_security_group
+        if cache_security_group is None:
+            raise ValueError("cache=elasticache needs vpc=true")
         self.cache = elasticache.CfnServerlessCache(
             self,
             "ServerlessCache",

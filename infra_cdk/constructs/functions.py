@@ -3,7 +3,12 @@
 Code comes from ``functions/<code_dir>`` (the folders the local runtime runs), the core
 library from the ``layers/core`` layer and third-party packages from the dependency layer
 built by ``layers/build_deps.py``. Every function is reached through its ``live`` alias
-(API routes, SQS event sources), which carries provisioned concurrency where configured.
+(API routes, SQS event sources), which points at the published version and carries
+provisioned concurrency where configured. SnapStart (``EnvConfig.snapstart_functions``)
+snapshots that published version after its init; the alias then resumes from it.
+
+The functions that use the cache or the vector index run in the VPC when the profile has
+one (``vpc=true``); otherwise every function runs outside any VPC.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, Stack
+from aws_cdk import Annotations, Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -25,14 +30,14 @@ from creator_chat.resources import Declaration, Worker
 from creator_chat.resources import Function as FunctionDecl
 
 from infra_cdk.config import (
+    INDEX_WRITERS,
     LLM_WORKER_FUNCTION,
     METRICS_NAMESPACE,
-    OPENSEARCH_INDEX,
     EnvConfig,
 )
 from infra_cdk.constructs.cache import CacheConstruct
 from infra_cdk.constructs.identity import IdentityConstruct
-from infra_cdk.constructs.search import SearchConstruct
+from infra_cdk.constructs.search import VectorStore
 from infra_cdk.nag import acknowledge
 from infra_cdk.naming import pascal_case
 
@@ -77,7 +82,7 @@ class FunctionDependencies:
     tables: Mapping[str, dynamodb.TableV2]
     queues: Mapping[str, sqs.IQueue]
     buckets: Mapping[str, s3.IBucket]
-    search: SearchConstruct
+    search: VectorStore
     cache: CacheConstruct
     identity: IdentityConstruct
 
@@ -159,8 +164,9 @@ class FunctionsConstruct(Construct):
             removal_policy=config.removal_policy,
         )
         role = self._build_role(decl, base, log_group)
-        in_vpc = decl.uses_cache
+        in_vpc = self._in_vpc(decl)
         cache = self._deps.cache
+        snapstart = decl.name in config.snapstart_functions
         function = lambda_.Function(
             self,
             f"{base}Function",
@@ -178,8 +184,24 @@ class FunctionsConstruct(Construct):
             log_group=log_group,
             vpc=cache.vpc if in_vpc else None,
             vpc_subnets=cache.subnets if in_vpc else None,
-            security_groups=[cache.function_security_group] if in_vpc else None,
+            security_groups=(
+                [cache.function_security_group]
+                if in_vpc and cache.function_security_group
+                else None
+            ),
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapstart else None,
+            # A SnapStart version keeps its snapshot cached (billed) while it exists: delete
+            # the version an update replaces instead of keeping every one ever published.
+            current_version_options=(
+                lambda_.VersionOptions(removal_policy=RemovalPolicy.DESTROY) if snapstart else None
+            ),
         )
+        if snapstart:
+            Annotations.of(function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "Published: the live alias below points at current_version, which every "
+                "deploy publishes, and every caller (routes, event sources) uses the alias.",
+            )
         provisioned = config.provisioned_concurrency.get(decl.name)
         alias = lambda_.Alias(
             self,
@@ -202,6 +224,9 @@ class FunctionsConstruct(Construct):
         self.functions[decl.name] = function
         self.aliases[decl.name] = alias
         self.roles[decl.name] = role
+
+    def _in_vpc(self, decl: FunctionDecl) -> bool:
+        return self._deps.cache.vpc is not None and (decl.uses_cache or decl.uses_index)
 
     def _code_for(self, code_dir: str) -> lambda_.Code:
         # Functions sharing a folder (chat and chat-worker) share one asset.
@@ -227,7 +252,7 @@ class FunctionsConstruct(Construct):
             "CREATOR_CHAT_STORAGE": "aws",
             "CREATOR_CHAT_EMBEDDER": "bedrock",
             "CREATOR_CHAT_GENERATOR": "bedrock",
-            "CREATOR_CHAT_VECTOR_INDEX": "opensearch",
+            "CREATOR_CHAT_VECTOR_INDEX": config.vector_store,
             "POWERTOOLS_SERVICE_NAME": decl.name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": config.log_level,
@@ -239,9 +264,9 @@ class FunctionsConstruct(Construct):
                 env["CREATOR_CHAT_RERANKER"] = "bedrock"
                 env["CREATOR_CHAT_RERANK_MODEL_ID"] = config.rerank_model_id
         if decl.uses_index:
-            env["CREATOR_CHAT_OPENSEARCH_ENDPOINT"] = deps.search.endpoint
-            env["CREATOR_CHAT_OPENSEARCH_INDEX"] = OPENSEARCH_INDEX
-        if decl.uses_cache:
+            env.update(deps.search.environment())
+        # Unset: the container's in-process cache (cache=memory).
+        if decl.uses_cache and deps.cache.redis_url:
             env["CREATOR_CHAT_REDIS_URL"] = deps.cache.redis_url
         if decl.name == self._declaration.authorizer_function:
             env["CREATOR_CHAT_JWKS_URL"] = deps.identity.jwks_url
@@ -293,10 +318,11 @@ class FunctionsConstruct(Construct):
                 "run time; the grant covers the objects of this one bucket.",
             )
         if decl.uses_index:
-            deps.search.grant_api_access(role)
+            deps.search.grant_api_access(role, writer=decl.name in INDEX_WRITERS)
         if decl.uses_bedrock:
             self._grant_bedrock(role)
-        if decl.uses_cache:
+        in_vpc = self._in_vpc(decl)
+        if in_vpc:
             role.add_to_principal_policy(
                 iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"])
             )
@@ -313,7 +339,7 @@ class FunctionsConstruct(Construct):
             + (
                 " and the EC2 network-interface actions Lambda needs to attach the function "
                 "to the VPC."
-                if decl.uses_cache
+                if in_vpc
                 else "."
             ),
         )

@@ -26,7 +26,7 @@ from aws_cdk.assertions import Template
 from constructs import IConstruct
 
 from infra_cdk.application import build_app
-from infra_cdk.config import EnvConfig, load_config
+from infra_cdk.config import EnvConfig
 from infra_cdk.stack import CreatorChatStack
 
 
@@ -89,7 +89,7 @@ def synthesize(
     report = json.loads(report_file.read_text()) if report_file.exists() else {}
     return Synthesized(
         env=env,
-        config=load_config(env),
+        config=stack.config,  # the env's profile with the context flags applied
         app=app,
         stack=stack,
         template=Template.from_json(template_json),

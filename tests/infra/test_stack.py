@@ -305,15 +305,19 @@ def test_function_environment_names_only_the_resources_it_declares(
         assert env["CREATOR_CHAT_ENV"] == synthesized.env
         assert env["CREATOR_CHAT_RESOURCE_PREFIX"] == f"creator-chat-{synthesized.env}"
         assert env["CREATOR_CHAT_EMBEDDER"] == env["CREATOR_CHAT_GENERATOR"] == "bedrock"
-        assert env["CREATOR_CHAT_VECTOR_INDEX"] == "opensearch"
+        assert env["CREATOR_CHAT_VECTOR_INDEX"] == synthesized.config.vector_store
         assert env["CREATOR_CHAT_STORAGE"] == "aws"  # never the embedded database in Lambda
         assert env["POWERTOOLS_SERVICE_NAME"] == function.name
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
         assert env["POWERTOOLS_LOG_LEVEL"] == synthesized.config.log_level
-        assert ("CREATOR_CHAT_REDIS_URL" in env) is function.uses_cache
-        if function.uses_cache:
+        elasticache = synthesized.config.cache == "elasticache"
+        # without it the container falls back to its in-process cache
+        assert ("CREATOR_CHAT_REDIS_URL" in env) is (function.uses_cache and elasticache)
+        if "CREATOR_CHAT_REDIS_URL" in env:
             assert render(env["CREATOR_CHAT_REDIS_URL"]).startswith("rediss://")
-        assert ("CREATOR_CHAT_OPENSEARCH_ENDPOINT" in env) is function.uses_index
+        opensearch = synthesized.config.vector_store == "opensearch"
+        assert ("CREATOR_CHAT_OPENSEARCH_ENDPOINT" in env) is (function.uses_index and opensearch)
+        assert ("CREATOR_CHAT_S3VECTORS_BUCKET" in env) is (function.uses_index and not opensearch)
         is_authorizer = function.name == DECLARATION.authorizer_function
         for name in (
             "CREATOR_CHAT_JWKS_URL",
@@ -325,15 +329,22 @@ def test_function_environment_names_only_the_resources_it_declares(
             assert render(env["CREATOR_CHAT_JWKS_URL"]).endswith("/.well-known/jwks.json")
 
 
-def test_only_the_functions_that_use_the_cache_run_in_the_vpc(synthesized: Synthesized) -> None:
-    security_group = synthesized.logical_id("Cache/FunctionsSecurityGroup")
+def test_only_the_functions_that_use_the_cache_or_index_run_in_the_vpc_if_any(
+    synthesized: Synthesized,
+) -> None:
+    has_vpc = synthesized.config.vpc
+    assert bool(synthesized.of_type("AWS::EC2::VPC")) is has_vpc
     for function in DECLARATION.functions:
         vpc_config = function_props(synthesized, function.name).get("VpcConfig")
-        if function.uses_cache:
+        if has_vpc and (function.uses_cache or function.uses_index):
             assert vpc_config is not None, function.name
-            assert referenced_ids(vpc_config["SecurityGroupIds"]) == {security_group}
+            assert referenced_ids(vpc_config["SecurityGroupIds"]) == {
+                synthesized.logical_id("Cache/FunctionsSecurityGroup")
+            }
         else:
             assert vpc_config is None, function.name
+        eni = statements_with(role_statements(synthesized, function.name), "ec2:")
+        assert bool(eni) is (vpc_config is not None), function.name
 
 
 def test_authorizer_and_chat_keep_warm_containers_that_scale_on_utilisation_in_prod_only(
@@ -441,7 +452,6 @@ def test_each_role_sends_to_reads_and_writes_only_its_declared_queues_and_bucket
 
 
 def test_bedrock_and_vector_index_access_only_where_declared(synthesized: Synthesized) -> None:
-    collection = synthesized.logical_id("Search/Collection")
     config = synthesized.config
     models = {config.embedding_model_id, config.generation_model_id}
     for function in DECLARATION.functions:
@@ -455,10 +465,12 @@ def test_bedrock_and_vector_index_access_only_where_declared(synthesized: Synthe
         else:
             assert bedrock == [], function.name
         aoss = statements_with(statements, "aoss:")
-        if function.uses_index:
+        if function.uses_index and config.vector_store == "opensearch":
             (statement,) = aoss
             assert statement["Action"] == "aoss:APIAccessAll"
-            assert statement["Resource"] == {"Fn::GetAtt": [collection, "Arn"]}
+            assert statement["Resource"] == {
+                "Fn::GetAtt": [synthesized.logical_id("Search/Collection"), "Arn"]
+            }
         else:
             assert aoss == [], function.name
         for statement in statements:
@@ -467,8 +479,9 @@ def test_bedrock_and_vector_index_access_only_where_declared(synthesized: Synthe
 
 
 def test_vector_collection_is_private_and_only_index_users_get_data_access(
-    synthesized: Synthesized,
+    prod: Synthesized,
 ) -> None:
+    synthesized = prod
     collections = synthesized.of_type("AWS::OpenSearchServerless::Collection")
     (collection,) = collections.values()
     assert collection["Properties"]["Type"] == "VECTORSEARCH"
@@ -489,7 +502,8 @@ def test_vector_collection_is_private_and_only_index_users_get_data_access(
     assert network_rule["SourceVPCEs"] == [f"<{synthesized.logical_id('Search/VpcEndpoint')}.Id>"]
 
 
-def test_serverless_cache_speaks_tls_only_to_the_functions(synthesized: Synthesized) -> None:
+def test_serverless_cache_speaks_tls_only_to_the_functions(prod: Synthesized) -> None:
+    synthesized = prod
     (cache,) = synthesized.of_type("AWS::ElastiCache::ServerlessCache").values()
     assert cache["Properties"]["Engine"] in {"valkey", "redis"}
     cache_sg = synthesized.logical_id("Cache/CacheSecurityGroup")
