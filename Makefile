@@ -25,7 +25,7 @@ STAMP := $(VENV)/.creator-chat-setup.stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: setup venv run test lint fmt synth bench eval pr clean fuzz load
+.PHONY: setup venv run test lint fmt synth bench cost eval pr clean fuzz load
 FUZZ_EXAMPLES ?= 2000
 LOAD_CONCURRENCY ?= 50,200,1000
 LOAD_REQUESTS ?= 2000
@@ -88,6 +88,12 @@ synth: $(STAMP)
 	$(PY) layers/build_deps.py --if-stale --out $(DEPS_LAYER_DIR)
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 \
 	  $(PY) app.py --env $(SYNTH_ENVS) --outdir $(SYNTH_OUT) --deps-layer-dir $(DEPS_LAYER_DIR)
+
+# idle cost per month and the cost of 1,000 chats per environment, from the templates
+# synthesised offline (no dependency layer needed) and the list prices in bench/cost.py
+cost: $(STAMP)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 \
+	  $(PY) bench/cost.py --env $(or $(ENV),dev prod)
 
 bench: $(STAMP)
 	@for b in bench/cold_start.py bench/chat_path.py bench/authorizer.py bench/ingest_throughput.py \

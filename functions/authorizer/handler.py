@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from creator_chat import snapstart
 from creator_chat.auth import TokenVerifier
 from creator_chat.authorizer import authorize
 from creator_chat.container import container_from_env
@@ -16,6 +17,9 @@ from creator_chat.resources import DECLARATION
 
 container = container_from_env()
 container.build_clients_for(DECLARATION.function("authorizer"))
+snapstart.register(
+    container, DECLARATION.function("authorizer")
+)  # refreshed after a SnapStart restore
 verifier = TokenVerifier(container.settings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from creator_chat import snapstart
 from creator_chat.container import container_from_env
 from creator_chat.observability import lambda_entry
 from creator_chat.resources import DECLARATION
@@ -12,6 +13,9 @@ from creator_chat.workers import SqsWorker
 
 container = container_from_env()
 container.build_clients_for(DECLARATION.function("chat-worker"))
+snapstart.register(
+    container, DECLARATION.function("chat-worker")
+)  # refreshed after a SnapStart restore
 _worker = SqsWorker(
     container,
     queue="llm-jobs",

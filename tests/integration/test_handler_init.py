@@ -157,3 +157,38 @@ def test_queue_workers_do_not_load_the_web_framework(
     out = run_function(settings, name, path, sqs_event(job))
     assert out["result"] == {"batchItemFailures": []}  # the job's target is gone: skipped
     assert "fastapi" not in out["loaded"]
+
+
+def test_authorizer_loads_only_the_session_store_and_registers_its_snapstart_hooks(
+    settings: Settings,
+) -> None:
+    """The DynamoDB adapters load per store (the authorizer writes sessions only), and the
+    handler hands its container to the SnapStart hooks (refreshed after a restore)."""
+    tok = issue_dev_token(settings, user_id="fan-init", role=Role.FAN, tier=Tier.FREE)
+    event = json.loads((EVENTS / "authorizer_request.json").read_text())
+    event["headers"]["authorization"] = f"Bearer {tok}"
+    base = {
+        **os.environ,
+        "CREATOR_CHAT_RESOURCE_PREFIX": settings.resource_prefix,
+        "CREATOR_CHAT_JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "CREATOR_CHAT_DATA_DIR": str(settings.data_dir),
+        "CREATOR_CHAT_STORAGE": "aws",
+    }
+    env = lambda_environment(base, name="authorizer", task_root=ROOT / "functions" / "authorizer")
+    code = child_code(
+        ROOT / "functions" / "authorizer" / "handler.py", "handler", "authorizer", event
+    )
+    code += (
+        "\nfrom creator_chat import snapstart\n"
+        "prefix = 'creator_chat.adapters.aws.dynamodb.'\n"
+        "print(json.dumps({'result': result, "
+        "'stores': sorted(m for m in sys.modules if m.startswith(prefix)), "
+        "'registered': [c is module.container for c in snapstart.registered()]}))\n"
+    )
+    out = run_cold(code, env)
+    assert out["result"]["isAuthorized"] is True
+    assert out["stores"] == [
+        "creator_chat.adapters.aws.dynamodb.base",
+        "creator_chat.adapters.aws.dynamodb.sessions",
+    ]
+    assert out["registered"] == [True]
