@@ -31,7 +31,10 @@ class Broken(Answers):
 def container(**kw: object) -> SimpleNamespace:
     parts = dict.fromkeys(("creators", "llm_queue", "ingest_queue", "blobs", "cache", "index"))
     ok = Answers()
-    return SimpleNamespace(embedded=True, **{k: ok for k in parts} | kw)
+    env = kw.pop("env", "local")
+    return SimpleNamespace(
+        embedded=True, settings=SimpleNamespace(env=env), **{k: ok for k in parts} | kw
+    )
 
 
 def test_a_failing_dependency_names_its_error_without_credentials():
@@ -66,3 +69,11 @@ def test_a_check_answering_false_without_a_reason_still_says_something():
 def test_details_are_bounded():
     assert len(describe(RuntimeError("x" * 5000))) <= 300
     assert describe(TimeoutError()) == "TimeoutError"
+
+
+def test_deployed_the_public_detail_is_the_error_type_only():
+    """/health/deep answers anyone: in a deployed environment a message (which may name
+    internal hosts) stays in the log, the response says only what kind of failure it was."""
+    probes = {p.name: p for p in deep_health(container(creators=Broken(), env="prod"))}  # type: ignore[arg-type]
+    assert not probes["database"].ok
+    assert probes["database"].detail == "ConnectionError"

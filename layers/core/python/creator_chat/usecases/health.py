@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from creator_chat.container import Container
+from creator_chat.observability import logger
 
 
 @dataclass(frozen=True)
@@ -51,16 +52,33 @@ def _probe(
     return Probe(name, ok, round((time.perf_counter() - start) * 1000, 2), detail)
 
 
+DEPLOYED_ENVS = ("dev", "staging", "prod")
+
+
 def deep_health(c: Container) -> list[Probe]:
     """Tables, queues and uploads are named by the family that serves them: the embedded
-    database and the data dir locally, DynamoDB, SQS and S3 in AWS."""
+    database and the data dir locally, DynamoDB, SQS and S3 in AWS.
+
+    ``/health/deep`` answers anyone: deployed, a failure's detail is its error type only
+    (a message may name internal hosts); the message is in the function's log."""
     tables, queues, blobs = (
         ("database", "queues", "uploads") if c.embedded else ("dynamodb", "sqs", "s3")
     )
-    return [
+    probes = [
         _probe(tables, lambda: c.creators.get_creator("__health__")),
         _probe(queues, lambda: c.llm_queue.ping() and c.ingest_queue.ping()),
         _probe(blobs, c.blobs.ping),
         _probe("cache", c.cache.ping, why_false=lambda: str(getattr(c.cache, "last_error", ""))),
         _probe("vector_index", lambda: c.index.count("__health__")),
+    ]
+    if c.settings.env not in DEPLOYED_ENVS:
+        return probes
+    for probe in probes:
+        if probe.detail:
+            logger.warning(
+                "health check failed", extra={"dependency": probe.name, "detail": probe.detail}
+            )
+    return [
+        Probe(p.name, p.ok, p.latency_ms, p.detail.split(":", 1)[0] if p.detail else "")
+        for p in probes
     ]
