@@ -9,6 +9,7 @@ import secrets
 from creator_chat.adapters.aws.dynamodb.trending import TRENDING_RETENTION_S
 from creator_chat.adapters.embedded.base import EmbeddedStore
 from creator_chat.adapters.embedded.database import Database
+from creator_chat.adapters.week_secrets import WeekSecretCache
 from creator_chat.ports import Clock
 
 __all__ = ["TRENDING_RETENTION_S", "EmbeddedTrendingStore"]
@@ -46,7 +47,7 @@ class EmbeddedTrendingStore(EmbeddedStore):
     def __init__(self, db: Database, clock: Clock, *, min_askers: int = 3) -> None:
         super().__init__(db, clock)
         self.min_askers = min_askers
-        self._secrets: dict[str, tuple[bytes, int]] = {}
+        self._secrets = WeekSecretCache(self._load_week_secret, self._now)
 
     def record_question(self, creator_id: str, week: str, question: str, asker: str) -> None:
         text = question[:200]
@@ -73,13 +74,7 @@ class EmbeddedTrendingStore(EmbeddedStore):
                 )
 
     def week_secret(self, week: str, *, expires_at: int) -> bytes:
-        # a week's key never changes while it lives: read it once per process
-        cached = self._secrets.get(week)
-        if cached is not None and cached[1] > self._now():
-            return cached[0]
-        secret, until = self._load_week_secret(week, expires_at)
-        self._secrets[week] = (secret, until)
-        return secret
+        return self._secrets.get(week, expires_at)
 
     def _load_week_secret(self, week: str, expires_at: int) -> tuple[bytes, int]:
         key = f"{_SECRET_PREFIX}{week}"

@@ -13,6 +13,7 @@ from creator_chat.adapters.aws.dynamodb.base import (
     _is_conditional_failure,
     _TableAdapter,
 )
+from creator_chat.adapters.week_secrets import WeekSecretCache
 from creator_chat.ports import Clock
 
 TRENDING_RETENTION_S = 60 * 24 * 3600
@@ -35,7 +36,7 @@ class DynamoTrendingStore(_TableAdapter):
     ) -> None:
         super().__init__(resource, table_name, clock)
         self.min_askers = min_askers
-        self._secrets: dict[str, tuple[bytes, int]] = {}
+        self._secrets = WeekSecretCache(self._load_week_secret, self._now)
 
     def record_question(self, creator_id: str, week: str, question: str, asker: str) -> None:
         text = question[:200]
@@ -71,13 +72,7 @@ class DynamoTrendingStore(_TableAdapter):
             )
 
     def week_secret(self, week: str, *, expires_at: int) -> bytes:
-        # a week's key never changes while it lives: read it once per process
-        cached = self._secrets.get(week)
-        if cached is not None and cached[1] > self._now():
-            return cached[0]
-        secret, until = self._load_week_secret(week, expires_at)
-        self._secrets[week] = (secret, until)
-        return secret
+        return self._secrets.get(week, expires_at)
 
     def _load_week_secret(self, week: str, expires_at: int) -> tuple[bytes, int]:
         """An item ``(_secret, <week>)`` with a TTL: written once (conditionally, so concurrent
