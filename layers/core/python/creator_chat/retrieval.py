@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from creator_chat.domain.models import Chunk, SearchHit
 
@@ -155,26 +156,37 @@ def holds_term(text: str, term: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
-def passes_gate(
-    hit: SearchHit, query: str, floor: float, terms: Sequence[str] | None = None
-) -> bool:
+@dataclass(frozen=True)
+class QueryTerms:
+    """What the gate looks for in a passage, worked out once per query."""
+
+    rare: tuple[str, ...]  # exact codes and acronyms ("xk-4471", "e3")
+    about: frozenset[str]  # every word the question is about
+
+
+def query_terms(query: str) -> QueryTerms:
+    return QueryTerms(tuple(rare_terms(query)), frozenset(content_terms(query)))
+
+
+def passes_gate(hit: SearchHit, query: str, floor: float, terms: QueryTerms | None = None) -> bool:
     """Evidence for the query: semantically close enough, or holding one of its exact rare
-    terms. (A hybrid score gets its keyword share from any single shared word, so it cannot
-    tell "related" from "shares a word": the gate uses the cosine and the exact terms.)"""
+    terms, or every word it is about. (A hybrid score gets its keyword share from any single
+    shared word, so it cannot tell "related" from "shares a word".)"""
     if hit.similarity >= floor:
         return True
-    wanted = rare_terms(query) if terms is None else terms
+    wanted = query_terms(query) if terms is None else terms
     searchable = f"{hit.chunk.title}\n{hit.chunk.heading}\n{hit.chunk.text}"
-    if any(holds_term(searchable, t) for t in wanted):
+    if any(holds_term(searchable, t) for t in wanted.rare):
         return True
     # every word the question is about, said in the passage ("the split shot trick"): an
     # embedding may miss a coined name, the words do not
-    about = set(content_terms(query))
-    return len(about) >= MIN_ALL_TERMS and all(holds_term(searchable, t) for t in about)
+    return len(wanted.about) >= MIN_ALL_TERMS and all(
+        holds_term(searchable, t) for t in wanted.about
+    )
 
 
 def gate(hits: Sequence[SearchHit], query: str, floor: float) -> list[SearchHit]:
-    terms = rare_terms(query)
+    terms = query_terms(query)
     return [h for h in hits if passes_gate(h, query, floor, terms)]
 
 

@@ -38,7 +38,7 @@ from creator_chat.ports import (
     JobQueue,
     VectorIndex,
 )
-from creator_chat.retrieval import passes_gate, rare_terms
+from creator_chat.retrieval import passes_gate, query_terms
 
 if TYPE_CHECKING:
     from creator_chat.settings import Settings
@@ -419,7 +419,7 @@ def search(
     under it is one the assistant would not answer from."""
     authorize_manage(deps, caller, creator_id, "document.search", request_id)
     hits = retrieve(deps.embedder, deps.index, creator_id, query, top_k=top_k, video_id=video_id)
-    floor, terms = deps.settings.similarity_floor, rare_terms(query)
+    floor, terms = deps.settings.similarity_floor, query_terms(query)
     return [(h, passes_gate(h, query, floor, terms)) for h in hits]
 
 
