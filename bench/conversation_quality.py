@@ -27,13 +27,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _corpus import build_creator
 from creator_chat.container import Container
-from creator_chat.domain.models import DocumentKind, Identity, Role, Tier
+from creator_chat.domain.models import Identity, Role, Tier
 from creator_chat.prompting import NOT_FOUND_ANSWER
-from creator_chat.settings import Settings
 from creator_chat.usecases import chat as chat_uc
-from creator_chat.usecases import creators as creator_uc
-from creator_chat.usecases import ingest as ingest_uc
 
 DATA = Path(__file__).parent / "data" / "bike"
 ADMIN = Identity("bench-admin", Role.ADMIN, Tier.ENTERPRISE)
@@ -41,30 +39,10 @@ TOLERANCE_S = 5.0
 
 
 def build(data_dir: Path) -> tuple[Container, str, dict[str, str]]:
-    settings = Settings(storage="embedded", data_dir=data_dir, resource_prefix="bench")
-    c = Container(settings)
     manifest = json.loads((DATA / "manifest.json").read_text())
-    creator = creator_uc.create_creator(c.creators, c.clock, ADMIN, **manifest["creator"])
-    doc_files: dict[str, str] = {}
-    for d in manifest["documents"]:
-        submitted = ingest_uc.submit_document(
-            c,
-            ADMIN,
-            creator.creator_id,
-            title=d["title"],
-            kind=DocumentKind(d["kind"]),
-            content=(DATA / d["file"]).read_bytes(),
-            source_url=d["source_url"],
-            video_id=d.get("video_id"),
-        )
-        doc_files[submitted.document.document_id] = d["file"]
-        job = {
-            "job_id": submitted.document.job_id,
-            "creator_id": creator.creator_id,
-            "document_id": submitted.document.document_id,
-        }
-        assert ingest_uc.process_job(c, job, final_attempt=True) == "done", d["file"]
-    return c, creator.creator_id, doc_files
+    documents = [(d, (DATA / d["file"]).read_bytes()) for d in manifest["documents"]]
+    c, creator, files = build_creator(data_dir, manifest["creator"], documents)
+    return c, creator.creator_id, files
 
 
 def ask(c: Container, fan: Identity, creator_id: str, text: str, **kw: Any) -> chat_uc.ChatResult:

@@ -31,46 +31,25 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from _corpus import build_creator
 from creator_chat.adapters.embedded.local_generator import LocalExtractiveGenerator
 from creator_chat.container import Container
-from creator_chat.domain.models import Creator, DocumentKind, Identity, Role, Tier
+from creator_chat.domain.models import Creator, Identity, Role, Tier
 from creator_chat.prompting import NOT_FOUND_ANSWER, build_system_prompt, fit_to_budget
-from creator_chat.settings import Settings
 from creator_chat.usecases import chat as chat_uc
-from creator_chat.usecases import creators as creator_uc
-from creator_chat.usecases import ingest as ingest_uc
 
 ADMIN = Identity("bench-admin", Role.ADMIN, Tier.ENTERPRISE)
 
 
 def build(data_dir: Path, *, lexical: bool) -> tuple[Container, Creator, dict[str, str]]:
     """A fresh embedded container holding the demo creator; document id -> file name."""
-    c = Container(Settings(storage="embedded", data_dir=data_dir, resource_prefix="bench"))
-    if lexical:
-        c.overrides["generator"] = LocalExtractiveGenerator()
     folder = resources.files("creator_chat") / "demo"
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     profile = json.loads((folder / manifest["creator"]).read_text(encoding="utf-8"))
-    creator = creator_uc.create_creator(c.creators, c.clock, ADMIN, **profile)
-    files: dict[str, str] = {}
-    for entry in manifest["documents"]:
-        submitted = ingest_uc.submit_document(
-            c,
-            ADMIN,
-            creator.creator_id,
-            title=entry["title"],
-            kind=DocumentKind(entry["kind"]),
-            content=(folder / entry["file"]).read_bytes(),
-            source_url=entry.get("source_url") or "",
-            video_id=entry.get("video_id"),
-        )
-        files[submitted.document.document_id] = entry["file"]
-        job = {
-            "job_id": submitted.document.job_id,
-            "creator_id": creator.creator_id,
-            "document_id": submitted.document.document_id,
-        }
-        assert ingest_uc.process_job(c, job, final_attempt=True) == "done", entry["file"]
+    documents = [(e, (folder / e["file"]).read_bytes()) for e in manifest["documents"]]
+    c, creator, files = build_creator(data_dir, profile, documents)
+    if lexical:
+        c.overrides["generator"] = LocalExtractiveGenerator()
     return c, creator, files
 
 
