@@ -99,7 +99,7 @@ bench: $(STAMP)
 	@for b in bench/cold_start.py bench/chat_path.py bench/authorizer.py bench/ingest_throughput.py \
 	          bench/embedder_throughput.py bench/vector_search.py bench/embedded_store.py \
 	          bench/generator_quality.py bench/conversation_quality.py bench/export.py \
-	          bench/artifacts.py; do \
+	          bench/streaming.py bench/artifacts.py; do \
 	  echo "== $$b"; $(PY) $$b || exit 1; done
 
 eval: $(STAMP)

@@ -104,6 +104,7 @@ def build_app(
         vector_store=_text(app.node.try_get_context("vector_store")),
         cache=_text(app.node.try_get_context("cache")),
         vpc=parse_flag("vpc", app.node.try_get_context("vpc")),
+        nat=parse_flag("nat", app.node.try_get_context("nat")),
         provisioned=parse_flag("provisioned", app.node.try_get_context("provisioned")),
         snapstart=parse_flag("snapstart", app.node.try_get_context("snapstart")),
     )

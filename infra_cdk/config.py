@@ -127,6 +127,29 @@ class AlarmThresholds:
 
 
 @dataclass(frozen=True)
+class TokenBudgets:
+    """Monthly token budgets per tier (input + output tokens of generated answers per user
+    and month); the functions that hold the usage records get them as
+    ``CREATOR_CHAT_TOKEN_BUDGET_<TIER>``. The defaults are the Settings' (README "Token
+    budgets")."""
+
+    free: int = 200_000
+    premium: int = 2_000_000
+    enterprise: int = 20_000_000
+
+    def __post_init__(self) -> None:
+        if min(self.free, self.premium, self.enterprise) < 1:
+            raise ValueError(f"token budgets must be positive, got {self}")
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "CREATOR_CHAT_TOKEN_BUDGET_FREE": str(self.free),
+            "CREATOR_CHAT_TOKEN_BUDGET_PREMIUM": str(self.premium),
+            "CREATOR_CHAT_TOKEN_BUDGET_ENTERPRISE": str(self.enterprise),
+        }
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     name: EnvName
     removal_policy: RemovalPolicy
@@ -158,6 +181,7 @@ class EnvConfig:
     # "cohere.rerank-v3-5:0"): off unless set, as the models are offered in some regions only
     # and each rerank is billed per query.
     rerank_model_id: str | None = None
+    token_budgets: TokenBudgets = field(default_factory=TokenBudgets)
     # -- the profile (see the module docstring; each one a context flag) --
     # Where chunk vectors live: OpenSearch Serverless (a collection billed per OCU-hour,
     # idle or not) or S3 Vectors (a vector bucket and index, billed per use and GB stored).
@@ -169,6 +193,10 @@ class EnvConfig:
     # A private VPC (isolated subnets, gateway + interface endpoints) that the functions
     # using the cache or the index run in. Without it the functions reach AWS APIs directly.
     vpc: bool = True
+    # In the VPC, a NAT gateway (one, in one AZ) for the functions that must reach a public
+    # endpoint (the stream function: API Gateway's management API, which no VPC endpoint
+    # serves). Off: those functions cannot deliver, and the page gets no stream_url.
+    nat: bool = True
     # SnapStart on the published version of these functions (minus any with provisioned
     # concurrency, see ``snapstart_functions``).
     snapstart: tuple[str, ...] = ()
@@ -264,6 +292,9 @@ CONFIGS: Mapping[EnvName, EnvConfig] = {
         raw_upload_expiration_days=14,
         access_log_expiration_days=30,
         cors_allowed_origins=("*",),
+        # a quarter of prod's: the dev account pays every tester's tokens, and the 429 of an
+        # exhausted budget is reached in a few dozen questions
+        token_budgets=TokenBudgets(free=50_000, premium=500_000, enterprise=5_000_000),
         # $0 while idle: nothing here is billed by the hour.
         vector_store="s3vectors",
         cache="memory",
@@ -369,6 +400,7 @@ def load_config(
     vpc: bool | None = None,
     provisioned: bool | None = None,
     snapstart: bool | None = None,
+    nat: bool | None = None,
 ) -> EnvConfig:
     """The config of ``env`` with the optional per-deployment overrides (CDK context).
 
@@ -407,6 +439,8 @@ def load_config(
         )
     if snapstart is not None:
         profile["snapstart"] = SNAPSTART_CANDIDATES if snapstart else ()
+    if nat is not None:
+        profile["nat"] = nat
     if profile:
         config = replace(config, **profile)  # type: ignore[arg-type]
     return config

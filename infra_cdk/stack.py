@@ -20,6 +20,7 @@ from infra_cdk.constructs.queues import QueuesConstruct
 from infra_cdk.constructs.search import S3VectorsConstruct, SearchConstruct, VectorStore
 from infra_cdk.constructs.storage import StorageConstruct
 from infra_cdk.constructs.web import WebConstruct
+from infra_cdk.constructs.websocket import WebSocketConstruct
 
 
 class CreatorChatStack(Stack):
@@ -48,7 +49,15 @@ class CreatorChatStack(Stack):
         data = DataConstruct(self, "Data", declaration=declaration, config=config)
         queues = QueuesConstruct(self, "Queues", declaration=declaration, config=config)
         storage = StorageConstruct(self, "Storage", declaration=declaration, config=config)
-        cache = CacheConstruct(self, "Cache", config=config)
+        # a NAT for the functions that must reach a public endpoint from the VPC (streaming)
+        egress = (
+            config.vpc
+            and config.nat
+            and any(
+                f.reaches_internet and (f.uses_cache or f.uses_index) for f in declaration.functions
+            )
+        )
+        cache = CacheConstruct(self, "Cache", config=config, egress=egress)
         search: VectorStore = (
             SearchConstruct(
                 self,
@@ -89,13 +98,33 @@ class CreatorChatStack(Stack):
         api = ApiConstruct(
             self, "Api", declaration=declaration, config=config, handlers=functions.aliases
         )
-        WebConstruct(self, "Web", config=config, api_url=api.url)
+        websocket = WebSocketConstruct(
+            self,
+            "Stream",
+            declaration=declaration,
+            config=config,
+            handlers=functions.aliases,
+            functions=functions.functions,
+            roles=functions.roles,
+            egress=cache.egress_subnets is not None,
+        )
+        WebConstruct(
+            self,
+            "Web",
+            config=config,
+            api_url=api.url,
+            # the page streams only where deltas can reach it (docs/architecture.md); without
+            # a stream_url it asks over HTTP
+            stream_url=websocket.url if websocket.delivers else None,
+        )
         observability = ObservabilityConstruct(
             self,
             "Observability",
             declaration=declaration,
             config=config,
             http_api=api.http_api,
+            websocket_api=websocket.api,
+            websocket_stage=websocket.stage,
             functions=functions.functions,
             queues=queues.queues,
             dead_letter_queues=queues.dead_letter_queues,
@@ -103,6 +132,12 @@ class CreatorChatStack(Stack):
         )
 
         CfnOutput(self, "ApiUrl", value=api.url)
+        CfnOutput(
+            self,
+            "WebSocketUrl",
+            value=websocket.url,
+            description="WebSocket URL of streamed answers (connect with ?token=<JWT>)",
+        )
         CfnOutput(self, "UserPoolId", value=identity.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=identity.client.user_pool_client_id)
         CfnOutput(self, "JwtIssuer", value=identity.issuer)

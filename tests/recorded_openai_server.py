@@ -40,12 +40,40 @@ def completion(content: str, *, prompt_tokens: int = 100, completion_tokens: int
     return data
 
 
+def chunks(*texts: str, usage: dict[str, int] | None = None) -> list[Any]:
+    """A chat completion as server-sent events: one chunk per text, the usage, ``[DONE]``."""
+    events: list[Any] = [
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "model": "llama3.1:8b",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}}],
+        }
+        for text in texts
+    ]
+    events.append(
+        {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
+    )
+    if usage is not None:
+        events.append({"id": "chatcmpl-1", "choices": [], "usage": usage})
+    events.append("[DONE]")
+    return events
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int = 200
     body: Any = None  # JSON-encoded unless bytes
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    # server-sent events instead of a body: each one JSON-encoded as ``data: ...`` (a
+    # ``str`` is sent as the data as is, e.g. "[DONE]"), ``event_delay_s`` apart
+    events: list[Any] | None = None
+    event_delay_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +127,9 @@ class RecordedOpenAIServer:
             reply = self.replies.popleft() if self.replies else self.default
         if reply.delay_s:
             time.sleep(reply.delay_s)
+        if reply.events is not None:
+            self._stream(handler, reply)
+            return
         payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         try:
             handler.send_response(reply.status)
@@ -111,6 +142,21 @@ class RecordedOpenAIServer:
             handler.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (the timeout tests)
+
+    @staticmethod
+    def _stream(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        try:
+            handler.send_response(reply.status)
+            handler.send_header("Content-Type", "text/event-stream")
+            handler.end_headers()  # HTTP/1.0: the body ends when the connection closes
+            for i, event in enumerate(reply.events or []):
+                if i and reply.event_delay_s:
+                    time.sleep(reply.event_delay_s)
+                data = event if isinstance(event, str) else json.dumps(event)
+                handler.wfile.write(f"data: {data}\n\n".encode())
+                handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -10,7 +10,7 @@ from typing import Any
 
 from creator_chat import snapstart
 from creator_chat.auth import TokenVerifier
-from creator_chat.authorizer import authorize
+from creator_chat.authorizer import authorize, authorize_websocket, is_websocket_event
 from creator_chat.container import container_from_env
 from creator_chat.observability import lambda_entry
 from creator_chat.resources import DECLARATION
@@ -25,4 +25,6 @@ verifier = TokenVerifier(container.settings)
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if is_websocket_event(event):  # the WebSocket API's $connect (streamed answers)
+        return authorize_websocket(container, verifier, event)
     return authorize(container, verifier, event)

@@ -4,9 +4,15 @@ Each half follows the env's profile: the VPC exists with ``vpc=true``, the cache
 ``cache=elasticache`` (which needs the VPC). Without either (dev's $0-idle profile) this
 construct is empty: the functions run outside any VPC and keep an in-process cache.
 
-The functions that use the cache or the vector index run in this VPC. It has no NAT
-gateway and no internet route: the AWS services those functions call are reached through
-VPC endpoints (gateway endpoints for DynamoDB and S3, interface endpoints for SQS, Bedrock
+One exception, with ``egress`` (a function that ``reaches_internet`` runs here, and
+``nat=true``): a public subnet with one NAT gateway and private subnets routed through it,
+for the stream function alone, which posts to API Gateway's management API — a public
+endpoint no VPC endpoint serves (the ``execute-api`` endpoint serves private REST APIs).
+One NAT in one AZ: if that AZ fails, streamed answers fail over to the HTTP route.
+
+The functions that use the cache or the vector index run in this VPC, in isolated subnets
+with no internet route: the AWS services those functions call are reached through VPC
+endpoints (gateway endpoints for DynamoDB and S3, interface endpoints for SQS, Bedrock
 runtime and, with ``vector_store=s3vectors``, S3 Vectors; the OpenSearch Serverless
 endpoint lives in the search construct). The VPC stays in this construct (not a network
 construct of its own) so that its logical ids, and so prod's network, never change.
@@ -36,32 +42,46 @@ class CacheConstruct(Construct):
     # rediss://host:port of the serverless cache; None: the functions' in-process cache.
     redis_url: str | None = None
     _cache_security_group: ec2.SecurityGroup | None = None
+    # subnets with a NAT route, for the functions that must reach a public endpoint
+    egress_subnets: ec2.SubnetSelection | None = None
 
-    def __init__(self, scope: Construct, id: str, *, config: EnvConfig) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, config: EnvConfig, egress: bool = False
+    ) -> None:
         super().__init__(scope, id)
         self.subnet_ids = []
         if config.vpc:
-            self._build_network(config)
+            self._build_network(config, egress=egress)
         if config.cache == "elasticache":
             self._build_cache(config)
 
-    def _build_network(self, config: EnvConfig) -> None:
+    def _build_network(self, config: EnvConfig, *, egress: bool) -> None:
         flow_log_group = logs.LogGroup(
             self,
             "FlowLogs",
             retention=config.log_retention,
             removal_policy=config.removal_policy,
         )
+        subnets = [
+            ec2.SubnetConfiguration(
+                name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
+            )
+        ]
+        if egress:
+            subnets += [
+                ec2.SubnetConfiguration(
+                    name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26
+                ),
+                ec2.SubnetConfiguration(
+                    name="egress", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=24
+                ),
+            ]
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
             max_azs=config.max_azs,
-            nat_gateways=0,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(
-                    name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
-                )
-            ],
+            nat_gateways=1 if egress else 0,
+            subnet_configuration=subnets,
             # Nothing is attached to the default security group; closing it would add a
             # custom-resource Lambda to the stack for no gain.
             restrict_default_security_group=False,
@@ -73,6 +93,10 @@ class CacheConstruct(Construct):
             },
         )
         self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        if egress:
+            self.egress_subnets = ec2.SubnetSelection(
+                subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS
+            )
         self.subnet_ids: list[str] = self.vpc.select_subnets(
             subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
         ).subnet_ids
@@ -124,7 +148,9 @@ class CacheConstruct(Construct):
             ("S3", ec2.GatewayVpcEndpointAwsService.S3),
         ):
             self.vpc.add_gateway_endpoint(
-                f"{name}Endpoint", service=gateway_service, subnets=[self.subnets]
+                f"{name}Endpoint",
+                service=gateway_service,
+                subnets=[self.subnets, *([self.egress_subnets] if self.egress_subnets else [])],
             )
         interface_services = [
             ("Sqs", ec2.InterfaceVpcEndpointAwsService.SQS),

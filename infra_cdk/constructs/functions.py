@@ -183,7 +183,11 @@ class FunctionsConstruct(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             vpc=cache.vpc if in_vpc else None,
-            vpc_subnets=cache.subnets if in_vpc else None,
+            vpc_subnets=(
+                (cache.egress_subnets if decl.reaches_internet else None) or cache.subnets
+                if in_vpc
+                else None
+            ),
             security_groups=(
                 [cache.function_security_group]
                 if in_vpc and cache.function_security_group
@@ -263,6 +267,8 @@ class FunctionsConstruct(Construct):
             if config.rerank_model_id:
                 env["CREATOR_CHAT_RERANKER"] = "bedrock"
                 env["CREATOR_CHAT_RERANK_MODEL_ID"] = config.rerank_model_id
+        if "users" in decl.tables:  # the functions that count usage check it against these
+            env.update(config.token_budgets.environment())
         if decl.uses_index:
             env.update(deps.search.environment())
         # Unset: the container's in-process cache (cache=memory).

@@ -35,6 +35,8 @@ class ObservabilityConstruct(Construct):
         config: EnvConfig,
         http_api: apigw.HttpApi,
         functions: Mapping[str, lambda_.Function],
+        websocket_api: apigw.WebSocketApi | None = None,
+        websocket_stage: apigw.WebSocketStage | None = None,
         queues: Mapping[str, sqs.IQueue],
         dead_letter_queues: Mapping[str, sqs.IQueue],
         tables: Mapping[str, dynamodb.TableV2],
@@ -71,6 +73,8 @@ class ObservabilityConstruct(Construct):
         )
         self._api(http_api)
         self._functions(functions)
+        if websocket_api is not None and websocket_stage is not None:
+            self._websocket(declaration, websocket_api, websocket_stage, functions)
         self._queues(declaration, queues, dead_letter_queues)
         self._tables(tables)
         self._custom_metrics()
@@ -142,6 +146,81 @@ class ObservabilityConstruct(Construct):
             cloudwatch.GraphWidget(title="Lambda errors", left=errors, width=8),
             cloudwatch.GraphWidget(title="Lambda throttles", left=throttles, width=8),
             cloudwatch.GraphWidget(title="Lambda duration p99 (ms)", left=durations, width=8),
+        )
+
+    def _websocket(
+        self,
+        declaration: Declaration,
+        api: apigw.WebSocketApi,
+        stage: apigw.WebSocketStage,
+        functions: Mapping[str, lambda_.Function],
+    ) -> None:
+        """Streamed answers: connections, messages and errors of the WebSocket stage, and the
+        functions behind its routes (their errors and throttles alarm with every function's).
+        """
+        thresholds = self._config.alarms
+
+        def metric(name: str, label: str, statistic: str = "Sum") -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=name,
+                dimensions_map={"ApiId": api.api_id, "Stage": stage.stage_name},
+                period=PERIOD,
+                statistic=statistic,
+                label=label,
+            )
+
+        integration_errors = metric("IntegrationError", "integration errors")
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="WebSocket connects and messages",
+                left=[metric("ConnectCount", "connects"), metric("MessageCount", "messages")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="WebSocket errors",
+                left=[
+                    integration_errors,
+                    metric("ClientError", "client errors (4xx, refused connects)"),
+                    metric("ExecutionError", "execution errors"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="WebSocket integration latency (ms)",
+                left=[metric("IntegrationLatency", "p99", "p99")],
+                width=8,
+            ),
+        )
+        for name in dict.fromkeys(route.function for route in declaration.websocket_routes):
+            function = functions[name]
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title=f"{name} function (streamed answers): errors and throttles",
+                    left=[
+                        function.metric_errors(period=PERIOD, statistic="Sum", label="errors"),
+                        function.metric_throttles(
+                            period=PERIOD, statistic="Sum", label="throttles"
+                        ),
+                    ],
+                    width=_WIDTH,
+                ),
+                cloudwatch.GraphWidget(
+                    title=f"{name} function (streamed answers): duration (ms)",
+                    left=[
+                        function.metric_duration(period=PERIOD, statistic="p50", label="p50"),
+                        function.metric_duration(period=PERIOD, statistic="p99", label="p99"),
+                        function.metric_duration(period=PERIOD, statistic="Maximum", label="max"),
+                    ],
+                    width=_WIDTH,
+                ),
+            )
+        self._alarm(
+            "WebSocketIntegrationErrors",
+            integration_errors,
+            thresholds.lambda_errors,
+            f"WebSocket API: {thresholds.lambda_errors}+ integration errors in 5 minutes",
+            at_least=True,
         )
 
     def _queues(

@@ -51,7 +51,15 @@ function handler(event) {{
 
 
 class WebConstruct(Construct):
-    def __init__(self, scope: Construct, id: str, *, config: EnvConfig, api_url: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: EnvConfig,
+        api_url: str,
+        stream_url: str | None = None,
+    ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         # CloudFront standard logs are written with ACLs: this bucket alone allows them.
@@ -72,9 +80,11 @@ class WebConstruct(Construct):
             server_access_logs_prefix="site-bucket/",
         )
 
-        # the page calls the API on its own origin (execute-api): allow exactly that URL
-        page_csp = content_security_policy(connect_src=f"'self' {api_url}")
-        embed_csp = content_security_policy(frame_ancestors="*", connect_src=f"'self' {api_url}")
+        # the page calls the API on its own origin (execute-api), and streams answers from the
+        # WebSocket API (wss://…): allow exactly those URLs
+        connect_src = f"'self' {api_url}" + (f" {stream_url}" if stream_url else "")
+        page_csp = content_security_policy(connect_src=connect_src)
+        embed_csp = content_security_policy(frame_ancestors="*", connect_src=connect_src)
         security = cloudfront.ResponseSecurityHeadersBehavior(
             content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
             referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
@@ -179,6 +189,8 @@ class WebConstruct(Construct):
         # what /config.json tells the page (the local runtime serves its own)
         self.client_config: dict[str, object] = {
             "api_base": api_url,
+            # the WebSocket of streamed answers (wss://…/live); the page falls back to HTTP
+            "stream_url": stream_url,
             "dev_sign_in": False,  # the local dev sign-in does not exist here
             "sign_in_url": str(sign_in_url) if sign_in_url else None,
         }

@@ -25,6 +25,11 @@ QUESTION = "How do I backflush my machine with detergent?"
 ANSWER_TIMEOUT_MS = 30_000
 
 
+def without_websocket(page: Page) -> None:
+    """A browser (or a network) where no WebSocket opens: the page asks over HTTP."""
+    page.add_init_script("delete window.WebSocket;")
+
+
 def fan() -> str:
     return f"web-{uuid.uuid4().hex[:8]}"
 
@@ -107,6 +112,7 @@ def test_past_the_hourly_quota_the_page_says_when_the_fan_can_ask_again(
     page: Page, runtime: LocalRuntime, api: httpx.Client, token: TokenFactory, demo_ready
 ):
     user = fan()
+    without_websocket(page)  # over HTTP: the page's fallback when a socket cannot open
     page.goto(runtime.url + "/c/bench-shot")
     dev_sign_in(page, user)
     tok = token(user)  # the same fan, straight to the API: spend the free tier's 50
@@ -231,6 +237,7 @@ def test_at_phone_width_nothing_overflows(
 def test_a_queued_answer_shows_queued_then_the_answer(
     page: Page, runtime: LocalRuntime, demo_ready
 ):
+    without_websocket(page)  # over HTTP: the page's fallback when a socket cannot open
     page.goto(runtime.url + "/c/bench-shot")
     dev_sign_in(page, fan())
 

@@ -337,6 +337,18 @@ def test_feedback_is_listed_for_its_user_and_rating_again_replaces_it(stores: Co
     assert stores.threads.list_feedback(uid("fan-")) == []
 
 
+def test_rating_again_returns_the_rating_it_replaced(stores: Container):
+    t = new_thread(stores)
+    answer = message(stores, t, "the answer", role="assistant")
+    stores.threads.append_message(t, answer)
+    first = Feedback(answer.message_id, t.user_id, t.creator_id, t.thread_id, "down", "meh", 7)
+
+    assert stores.threads.put_feedback(first) is None
+    again = Feedback(answer.message_id, t.user_id, t.creator_id, t.thread_id, "up", "", 9)
+    assert stores.threads.put_feedback(again) == first
+    assert stores.threads.put_feedback(again) == again
+
+
 def test_feedback_on_an_expired_thread_is_not_found(stores: Container, clock: FixedClock):
     t = new_thread(stores)
     answer = message(stores, t, "the answer", role="assistant")

@@ -144,3 +144,37 @@ def test_titles_are_the_file_names_made_distinct_when_they_collide():
         Path("b/intro.md"): "b/intro.md",
         Path("a/paddle_length.srt"): "paddle length",
     }
+
+
+def test_tags_given_with_tag_label_every_file_and_a_rerun_without_keeps_them(
+    tmp_path: Path,
+    api: httpx.Client,
+    runtime: LocalRuntime,
+    creator: str,
+    token: TokenFactory,
+    capsys: pytest.CaptureFixture[str],
+):
+    (tmp_path / "paddle.vtt").write_text(VTT)
+    (tmp_path / "care.md").write_text("# Care\n\nRinse the kayak with fresh water.\n")
+    tagged = ["--tag", "course: module 1", "--tag", "basics"]
+    assert ingest(runtime, token, creator, *tagged, str(tmp_path)) == 0, capsys.readouterr()
+    admin = bearer(token("adm", "admin"))
+
+    def tags() -> dict[str, list[str]]:
+        listed = api.get(f"/v1/creators/{creator}/documents", headers=admin).json()
+        return {d["title"]: d["tags"] for d in listed["documents"]}
+
+    assert tags() == {
+        "paddle": ["course: module 1", "basics"],
+        "care": ["course: module 1", "basics"],
+    }
+    assert ingest(runtime, token, creator, str(tmp_path)) == 0  # no --tag: kept as they are
+    assert tags()["care"] == ["course: module 1", "basics"]
+    found = api.post(
+        f"/v1/creators/{creator}/search",
+        json={"query": "kayak paddle", "include_below_gate": True, "filters": {"tags": ["basics"]}},
+        headers=admin,
+    ).json()["results"]
+    assert {r["title"] for r in found} == {"paddle", "care"}
+    assert ingest(runtime, token, creator, "--tag", "x" * 65, str(tmp_path)) == 1  # a 422 each
+    assert "FAILED" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """`creator-chat serve`'s local defaults: a random signing secret per data dir (owner-only,
-kept across restarts, read by `creator-chat token`), and the web page's dev sign-in only on a
-loopback bind unless explicitly allowed (then with a warning)."""
+kept across restarts, read by `creator-chat token`), and the web pages' dev sign-in (a fan, or
+the dashboard's creator) only on a loopback bind unless explicitly allowed (then with a
+warning)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,12 @@ def dev_sign_in(url: str) -> httpx.Response:
     return httpx.post(f"{url}/local/dev-token", json={"user_id": "fan-dev"}, timeout=30)
 
 
+def creator_sign_in(url: str, slug: str) -> httpx.Response:
+    """The dashboard's choice: the owner of a new creator."""
+    body = {"user_id": "owner-dev", "role": "creator", "new_creator": {"slug": slug, "name": "Dev"}}
+    return httpx.post(f"{url}/local/dev-token", json=body, timeout=30)
+
+
 def creators(url: str, token: str) -> int:
     return httpx.get(f"{url}/v1/creators", headers=bearer(token), timeout=30).status_code
 
@@ -57,6 +64,7 @@ def test_each_data_dir_has_its_own_secret_and_the_old_constant_signs_nothing(tmp
         token = minted.stdout.split()[-1]
         assert creators(url, token) == 200
         assert dev_sign_in(url).status_code == 200  # loopback bind: the page's sign-in works
+        assert creator_sign_in(url, "loop-creator").status_code == 200  # and the dashboard's
 
         elsewhere = cli("token", "--data-dir", str(tmp_path / "never-served"), "--user", "x")
         assert elsewhere.returncode == 2
@@ -82,6 +90,9 @@ def test_dev_sign_in_is_off_on_a_wildcard_bind_unless_allowed_and_then_it_warns(
         refused = dev_sign_in(url)  # reached on 127.0.0.1: the bind address decides
         assert refused.status_code == 403
         assert "--allow-dev-sign-in" in refused.json()["error"]["message"]
+        # the creator choice and its list of creators: the same rule
+        assert creator_sign_in(url, "wild-creator").status_code == 403
+        assert httpx.get(f"{url}/local/dev-creators", timeout=30).status_code == 403
         assert httpx.get(f"{url}/config.json", timeout=30).json()["dev_sign_in"] is False
     assert "dev sign-in is off" in log.read_text()
 
@@ -96,4 +107,14 @@ def test_dev_sign_in_is_off_on_a_wildcard_bind_unless_allowed_and_then_it_warns(
         allowed = dev_sign_in(url)
         assert allowed.status_code == 200
         assert creators(url, allowed.json()["token"]) == 200
+        owner = creator_sign_in(url, "wild-creator")
+        assert owner.status_code == 200, owner.text
+        documents = httpx.get(
+            f"{url}/v1/creators/wild-creator/documents",
+            headers=bearer(owner.json()["token"]),
+            timeout=30,
+        )
+        assert documents.status_code == 200, documents.text
+        listed = httpx.get(f"{url}/local/dev-creators", timeout=30).json()["creators"]
+        assert [c["slug"] for c in listed] == ["wild-creator"]
     assert "WARNING: dev sign-in is ON" in log.read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 from creator_chat.local.gateway import match_route
 from creator_chat.local.provision import provision
-from creator_chat.resources import DECLARATION, Key, Route, Table
+from creator_chat.resources import DECLARATION, Key, Route, Table, WebSocketRoute
 from creator_chat.settings import Settings
 
 from infra_cdk.application import build_app
@@ -19,6 +19,7 @@ EXTENDED = dataclasses.replace(
     DECLARATION,
     tables=(*DECLARATION.tables, Table("bookmarks", Key("user_id"), Key("sk"))),
     routes=(*DECLARATION.routes, Route("GET", "/v1/bookmarks/{bookmark_id}", "chat")),
+    websocket_routes=(*DECLARATION.websocket_routes, WebSocketRoute("typing", "stream")),
 )
 
 
@@ -57,6 +58,19 @@ def test_a_new_table_and_route_appear_in_the_template_and_locally(
         if r["Type"] == "AWS::ApiGatewayV2::Route"
     ]
     assert "GET /v1/bookmarks/{bookmark_id}" in routes
+    # a WebSocket action: a route of the WebSocket API (route selection: the body's action)
+    ws_api = next(
+        logical_id
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::ApiGatewayV2::Api" and r["Properties"]["ProtocolType"] == "WEBSOCKET"
+    )
+    ws_routes = {
+        r["Properties"]["RouteKey"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route" and r["Properties"]["ApiId"] == {"Ref": ws_api}
+    }
+    assert ws_routes == {r.route_key for r in EXTENDED.websocket_routes}
+    assert "typing" in ws_routes
 
     # Local: provisioning and the gateway read the same object
     settings = Settings(resource_prefix=f"drift{uuid.uuid4().hex[:6]}")

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Annotations, Match
+from creator_chat.domain.models import Tier
 from creator_chat.resources import DECLARATION, Function
+from creator_chat.settings import Settings
 
 from infra_cdk import application
 from infra_cdk.application import DependencyLayerMissing, resolve_deps_layer_dir
@@ -30,6 +32,7 @@ from .conftest import Synthesized, synthesize
 from .test_web import WEB_ACKNOWLEDGEMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
+STREAMING_FUNCTIONS = {route.function for route in DECLARATION.websocket_routes}
 
 # Every acknowledged cdk-nag finding; a new one must be added here on purpose (with the
 # reason in code). Bucket-object wildcards are matched by pattern (the id holds a hash).
@@ -41,6 +44,11 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     "AwsSolutions-L1",  # python3.12 pinned with the dependency layer
 } | WEB_ACKNOWLEDGEMENTS  # the web client's CloudFront and upload (see test_web.py)
 BUCKET_OBJECTS_ACK = re.compile(r"^AwsSolutions-IAM5\[Resource::<Storage\w+Bucket\w+\.Arn>/\*\]$")
+# the streaming functions post to the connections of the WebSocket stage (test_websocket.py)
+STREAM_CONNECTIONS_ACK = re.compile(
+    r"^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:"
+    r"<AWS::AccountId>:<StreamWebSocketApi\w+>/\w+/\*/@connections/\*\]$"
+)
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -108,6 +116,20 @@ def queue_id(s: Synthesized, queue: str) -> str:
 
 def alias_id(s: Synthesized, function: str) -> str:
     return s.logical_id(f"Functions/{pascal_case(function)}Alias")
+
+
+def http_api_id(s: Synthesized) -> dict[str, str]:
+    """``{"Ref": <the HTTP API>}``: what its routes, stage and authorizer point at (the
+    WebSocket API of streamed answers has its own, test_websocket.py)."""
+    return {"Ref": s.logical_id("Api/HttpApi")}
+
+
+def of_http_api(s: Synthesized, resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        k: v
+        for k, v in s.of_type(resource_type).items()
+        if v["Properties"]["ApiId"] == http_api_id(s)
+    }
 
 
 def function_props(s: Synthesized, function: str) -> dict[str, Any]:
@@ -329,6 +351,31 @@ def test_function_environment_names_only_the_resources_it_declares(
             assert render(env["CREATOR_CHAT_JWKS_URL"]).endswith("/.well-known/jwks.json")
 
 
+def test_the_functions_that_count_usage_check_it_against_the_envs_token_budgets(
+    synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budgets = synthesized.config.token_budgets
+    if synthesized.env == "prod":  # prod's are the documented defaults: the Settings' own
+        defaults = Settings()
+        assert [budgets.free, budgets.premium, budgets.enterprise] == [
+            defaults.token_budget_for(tier) for tier in Tier
+        ]
+    for function in DECLARATION.functions:
+        env = function_props(synthesized, function.name)["Environment"]["Variables"]
+        named = {k for k in env if k.startswith("CREATOR_CHAT_TOKEN_BUDGET_")}
+        if "users" not in function.tables:
+            assert not named, function.name
+            continue
+        for key in budgets.environment():  # read as the function reads them
+            monkeypatch.setenv(key, render(env[key]))
+        settings = Settings()
+        assert [settings.token_budget_for(tier) for tier in Tier] == [
+            budgets.free,
+            budgets.premium,
+            budgets.enterprise,
+        ], function.name
+
+
 def test_only_the_functions_that_use_the_cache_or_index_run_in_the_vpc_if_any(
     synthesized: Synthesized,
 ) -> None:
@@ -457,6 +504,17 @@ def test_bedrock_and_vector_index_access_only_where_declared(synthesized: Synthe
     for function in DECLARATION.functions:
         statements = role_statements(synthesized, function.name)
         bedrock = statements_with(statements, "bedrock:")
+        # ConverseStream: only the functions behind WebSocket routes, on the generation model
+        streaming = [
+            s for s in bedrock if as_list(s["Action"]) == ["bedrock:InvokeModelWithResponseStream"]
+        ]
+        bedrock = [s for s in bedrock if s not in streaming]
+        if function.uses_bedrock and function.name in STREAMING_FUNCTIONS:
+            (statement,) = streaming
+            (arn,) = {render(r) for r in as_list(statement["Resource"])}
+            assert arn.endswith(f"foundation-model/{config.generation_model_id}")
+        else:
+            assert streaming == [], function.name
         if function.uses_bedrock:
             (statement,) = bedrock
             assert as_list(statement["Action"]) == ["bedrock:InvokeModel"]
@@ -518,7 +576,8 @@ def test_serverless_cache_speaks_tls_only_to_the_functions(prod: Synthesized) ->
         == {synthesized.logical_id("Cache/FunctionsSecurityGroup")}
         for rule in ingress
     )
-    synthesized.template.resource_count_is("AWS::EC2::NatGateway", 0)
+    # one NAT, for the stream function's egress subnets alone (tests/infra/test_websocket.py)
+    synthesized.template.resource_count_is("AWS::EC2::NatGateway", 1)
 
 
 # -- api --------------------------------------------------------------------------------
@@ -529,10 +588,10 @@ def test_every_declared_route_exists_and_only_public_ones_skip_the_authorizer(
 ) -> None:
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
-        for r in synthesized.of_type("AWS::ApiGatewayV2::Route").values()
+        for r in of_http_api(synthesized, "AWS::ApiGatewayV2::Route").values()
     }
     assert set(routes) == {f"{r.method} {r.path}" for r in DECLARATION.routes}
-    (authorizer_id,) = synthesized.of_type("AWS::ApiGatewayV2::Authorizer")
+    (authorizer_id,) = of_http_api(synthesized, "AWS::ApiGatewayV2::Authorizer")
     integrations = synthesized.of_type("AWS::ApiGatewayV2::Integration")
     for route in DECLARATION.routes:
         props = routes[f"{route.method} {route.path}"]
@@ -570,7 +629,7 @@ def test_authorizer_uses_simple_responses_cached_on_the_authorization_header(
 
 
 def test_stage_is_throttled_per_env_and_logs_every_request(synthesized: Synthesized) -> None:
-    (stage,) = synthesized.of_type("AWS::ApiGatewayV2::Stage").values()
+    (stage,) = of_http_api(synthesized, "AWS::ApiGatewayV2::Stage").values()
     settings = stage["Properties"]["DefaultRouteSettings"]
     assert settings["ThrottlingRateLimit"] == synthesized.config.api_throttle_rate
     assert settings["ThrottlingBurstLimit"] == synthesized.config.api_throttle_burst
@@ -580,7 +639,7 @@ def test_stage_is_throttled_per_env_and_logs_every_request(synthesized: Synthesi
 
 def test_cors_follows_the_env_config(prod: Synthesized, dev: Synthesized) -> None:
     for synthesized in (prod, dev):
-        (api,) = synthesized.of_type("AWS::ApiGatewayV2::Api").values()
+        api = synthesized.resources[http_api_id(synthesized)["Ref"]]
         cors = api["Properties"].get("CorsConfiguration")
         origins = list(synthesized.config.cors_allowed_origins)
         if origins:
@@ -611,8 +670,9 @@ def test_every_alarm_notifies_the_topic_and_each_dlq_alarms_on_its_first_message
             (1, "GreaterThanOrEqualToThreshold")
         ], queue.name
     functions = len(DECLARATION.functions)
-    # 5xx rate + p99, errors + throttles per function, age + DLQ per queue, one per table.
-    expected = 2 + 2 * functions + 2 * len(DECLARATION.queues) + len(DECLARATION.tables)
+    # 5xx rate + p99, errors + throttles per function, age + DLQ per queue, one per table,
+    # WebSocket integration errors.
+    expected = 2 + 2 * functions + 2 * len(DECLARATION.queues) + len(DECLARATION.tables) + 1
     assert len(alarms) == expected
 
 
@@ -659,7 +719,7 @@ def test_every_nag_acknowledgement_is_expected_and_has_a_reason(
     unexpected = {
         rule
         for rule in acknowledged - EXPECTED_ACKNOWLEDGEMENTS
-        if not BUCKET_OBJECTS_ACK.match(rule)
+        if not (BUCKET_OBJECTS_ACK.match(rule) or STREAM_CONNECTIONS_ACK.match(rule))
     }
     assert unexpected == set()
     assert acknowledged >= EXPECTED_ACKNOWLEDGEMENTS
@@ -810,7 +870,11 @@ def test_a_rerank_model_set_in_context_is_granted_and_configured_where_bedrock_i
     for function in DECLARATION.functions:
         statements = role_statements(synthesized, function.name)
         rerank = statements_with(statements, "bedrock:Rerank")
-        invoke = statements_with(statements, "bedrock:InvokeModel")
+        invoke = [
+            s
+            for s in statements_with(statements, "bedrock:InvokeModel")
+            if as_list(s["Action"]) == ["bedrock:InvokeModel"]
+        ]
         env = function_props(synthesized, function.name)["Environment"]["Variables"]
         if not function.uses_bedrock:
             assert rerank == [] and invoke == [], function.name

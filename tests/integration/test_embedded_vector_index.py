@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from creator_chat.adapters.embedded.database import DATABASE_FILE, Database
 from creator_chat.adapters.embedded.vector_index import EmbeddedVectorIndex
-from creator_chat.domain.models import Chunk
+from creator_chat.domain.models import Chunk, SearchFilters
 from creator_chat.errors import InvalidInput
 
 
@@ -106,3 +106,23 @@ def test_verify_removes_chunks_whose_document_is_gone(db: Database):
     index = EmbeddedVectorIndex(db)
     index.replace_document("cr_a", "ghost", [chunk("cr_a", "ghost", 0, "x")], [vec(0)])
     assert index.verify() == {"chunks": 0, "orphans_removed": 1}
+
+
+def test_tags_and_kind_survive_a_reopen_and_filters_narrow_the_search(tmp_path: Path, db: Database):
+    index = EmbeddedVectorIndex(db)
+    tagged = Chunk("d1-0", "cr_a", "d1", "bowline loop", "d1", kind="vtt", tags=("knots", "m1"))
+    plain = Chunk("d2-0", "cr_a", "d2", "bowline loop", "d2", kind="pdf")
+    index.replace_document("cr_a", "d1", [tagged], [vec(0)])
+    index.replace_document("cr_a", "d2", [plain], [vec(0)])
+    db.close()
+    reopened = EmbeddedVectorIndex(Database(tmp_path / DATABASE_FILE))
+
+    def found(filters: SearchFilters) -> list[str]:
+        hits = reopened.search("cr_a", vec(0), "bowline", top_k=5, filters=filters)
+        return sorted(h.chunk.chunk_id for h in hits)
+
+    assert found(SearchFilters(tags=("m1",))) == ["d1-0"]
+    assert found(SearchFilters(kinds=("pdf",))) == ["d2-0"]
+    assert found(SearchFilters()) == ["d1-0", "d2-0"]
+    [hit] = reopened.search("cr_a", vec(0), "x", top_k=5, filters=SearchFilters(tags=("knots",)))
+    assert hit.chunk == tagged  # tags read back as the tuple they were written as

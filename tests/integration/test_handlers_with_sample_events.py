@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from creator_chat.auth import issue_dev_token
-from creator_chat.domain.models import Creator, Role, Tier
+from creator_chat.domain.models import Creator, Role, Session, Tier
 from creator_chat.local.gateway import LambdaContext
 from creator_chat.local.runtime import default_functions_dir, load_handler
 from creator_chat.settings import Settings
@@ -37,6 +37,7 @@ def handlers(settings: Settings) -> Iterator[dict[str, Any]]:
         "chat": load_handler(fdir, "chat", "handler.handler"),
         "authorizer": load_handler(fdir, "authorizer", "handler.handler"),
         "ingest_worker": load_handler(fdir, "ingest", "worker.handler"),
+        "stream": load_handler(fdir, "stream", "handler.handler"),
     }
     os.environ.clear()
     os.environ.update(saved)
@@ -101,3 +102,66 @@ def test_authorizer_errors_instead_of_denying_when_the_session_store_is_unavaila
         handlers["authorizer"](ev, ctx("authorizer"))
     monkeypatch.undo()
     assert handlers["authorizer"](ev, ctx("authorizer"))["isAuthorized"] is True
+
+
+class RecordingSender:
+    """Stands in for API Gateway's management API: what the stream function posts."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send(self, connection_id: str, message: dict[str, Any]) -> bool:
+        self.sent.append((connection_id, message))
+        return True
+
+
+def test_websocket_authorizer_answers_with_an_iam_policy(handlers: dict[str, Any]):
+    settings = Settings()
+    tok = issue_dev_token(settings, user_id="fan-ws", role=Role.FAN, tier=Tier.FREE)
+    ev = event("websocket_authorizer.json")
+    ev["queryStringParameters"]["token"] = tok
+    allowed = handlers["authorizer"](ev, ctx("authorizer"))
+    statement = allowed["policyDocument"]["Statement"][0]
+    assert statement == {
+        "Action": "execute-api:Invoke",
+        "Effect": "Allow",
+        "Resource": ev["methodArn"],
+    }
+    assert allowed["principalId"] == "fan-ws"
+    assert allowed["context"]["user_id"] == "fan-ws"
+    assert allowed["context"]["session_id"].startswith("ses_") and tok not in str(allowed)
+    ev["queryStringParameters"]["token"] = tok[:-4] + "AAAA"
+    denied = handlers["authorizer"](ev, ctx("authorizer"))
+    assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+
+
+def test_stream_handler_connects_answers_and_disconnects(handlers: dict[str, Any], container):
+    from creator_chat.container import container_from_env
+
+    stream_container = container_from_env()
+    sender = RecordingSender()
+    stream_container.overrides["connection_sender"] = sender
+    try:
+        if stream_container.creators.get_creator("cr_evt") is None:
+            stream_container.creators.create_creator(Creator("cr_evt", "evt-creator", "Evt"))
+        connect = event("websocket_connect.json")
+        connection_id = connect["requestContext"]["connectionId"]
+        # the session the authorizer made for this token
+        stream_container.sessions.put_session(
+            Session("ses_sample", "fan-1", created_at=1, expires_at=4102444800), replace=True
+        )
+        assert handlers["stream"](connect, ctx("stream")) == {"statusCode": 200}
+        stored = stream_container.connections.get_connection(connection_id)
+        assert stored is not None and stored.user_id == "fan-1"
+
+        out = handlers["stream"](event("websocket_chat.json"), ctx("stream"))
+        assert out == {"statusCode": 200}
+        kinds = [m["type"] for _, m in sender.sent]
+        assert kinds[-1] == "done" and {c for c, _ in sender.sent} == {connection_id}
+        thread = stream_container.threads.get_thread(sender.sent[-1][1]["thread_id"])
+        assert thread is not None and thread.user_id == "fan-1"
+
+        handlers["stream"](event("websocket_disconnect.json"), ctx("stream"))
+        assert stream_container.connections.get_connection(connection_id) is None
+    finally:
+        stream_container.overrides.pop("connection_sender", None)

@@ -91,12 +91,13 @@ class Rig:
         return Reply(r.status_code, parsed, dict(r.headers))
 
     # -- ingest jobs, by hand
-    def take_jobs(self) -> list[dict[str, Any]]:
-        """Every ingest job waiting now (received and acknowledged)."""
-        return [json.loads(m["Body"]) for m in self._receive_all()]
+    def take_jobs(self, queue: str = "ingest-jobs") -> list[dict[str, Any]]:
+        """Every job waiting now on ``queue`` (received and acknowledged): ingest jobs unless
+        another queue is named (``llm-jobs``: queued chats)."""
+        return [json.loads(m["Body"]) for m in self._receive_all(queue)]
 
-    def _receive_all(self) -> list[dict[str, Any]]:
-        name = self.settings.physical_name("queue", "ingest-jobs")
+    def _receive_all(self, queue: str) -> list[dict[str, Any]]:
+        name = self.settings.physical_name("queue", queue)
         out: list[dict[str, Any]] = []
         if self.family == "embedded":
             from creator_chat.adapters.embedded.queue import EmbeddedJobQueue
@@ -131,7 +132,7 @@ class Rig:
         return outcomes
 
 
-def gateway_for(container: Container) -> LocalGateway:
+def gateway_for(container: Container, max_concurrency: int = 8) -> LocalGateway:
     verifier = TokenVerifier(container.settings)
     functions = {
         "chat": LocalFunction("chat", Mangum(create_chat_app(lambda: container), lifespan="off")),
@@ -143,7 +144,7 @@ def gateway_for(container: Container) -> LocalGateway:
         list(DECLARATION.routes),
         functions,
         LocalFunction("authorizer", lambda event, _ctx: authorize(container, verifier, event)),
-        max_concurrency=8,
+        max_concurrency=max_concurrency,
     )
 
 

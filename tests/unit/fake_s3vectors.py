@@ -2,9 +2,10 @@
 
 It honours what the adapter relies on — keys unique per index (a put overwrites), ``topK``,
 exact cosine ``distance`` (1 - cosine), ``returnMetadata``/``returnDistance``, metadata
-filters with ``$and``/``$eq``/``$ne``/``$lt`` (and implicit equality), keys-only ListVectors
-pages with ``nextToken`` — and behaves like an ENHANCED index (filter first, then exact
-nearest neighbours). The request/response truth is the Stubber tests in
+filters with ``$and``/``$or``/``$eq``/``$ne``/``$lt``/``$in`` (and implicit equality; ``$eq``
+on a list metadata value matches any of its elements, as the service documents), keys-only
+ListVectors pages with ``nextToken`` — and behaves like an ENHANCED index (filter first, then
+exact nearest neighbours). The request/response truth is the Stubber tests in
 ``test_s3vectors_index.py``; this fake only lets the behaviour contract the other indexes
 pass run against the S3 Vectors adapter.
 """
@@ -23,17 +24,27 @@ def _matches(metadata: Mapping[str, Any], flt: Mapping[str, Any]) -> bool:
             if not all(_matches(metadata, c) for c in cond):
                 return False
             continue
+        if key == "$or":
+            assert cond, "$or takes a non-empty array"
+            if not any(_matches(metadata, c) for c in cond):
+                return False
+            continue
         value = metadata.get(key)
         if not isinstance(cond, dict):
             cond = {"$eq": cond}
         for op, arg in cond.items():
-            if op == "$eq" and value != arg:
+            if op == "$eq" and not (arg in value if isinstance(value, list) else value == arg):
                 return False
             if op == "$ne" and value == arg:
                 return False
             if op == "$lt" and not (value is not None and value < arg):
                 return False
-            if op not in ("$eq", "$ne", "$lt"):
+            if op == "$in":
+                assert isinstance(arg, list) and arg, "$in takes a non-empty array"
+                assert not isinstance(value, list), "$in is not documented for list values"
+                if value not in arg:
+                    return False
+            if op not in ("$eq", "$ne", "$lt", "$in"):
                 raise NotImplementedError(op)
     return True
 

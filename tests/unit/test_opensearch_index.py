@@ -22,7 +22,7 @@ from creator_chat.adapters.aws.opensearch_index import (
     index_body,
 )
 from creator_chat.adapters.embedded import local_index
-from creator_chat.domain.models import Chunk
+from creator_chat.domain.models import Chunk, SearchFilters
 from creator_chat.errors import DependencyUnavailable, InvalidInput
 from creator_chat.ports import VectorIndex
 from opensearchpy import Connection, OpenSearch
@@ -137,10 +137,22 @@ def test_ensure_index_creates_the_exact_mapping(
             "parameters": {"m": 16, "ef_construction": 128},
         },
     }
-    for name in ("creator_id", "document_id", "chunk_id", "video_id"):
-        assert props[name] == {"type": "keyword"}
+    for name in ("creator_id", "document_id", "chunk_id", "video_id", "kind", "tags"):
+        assert props[name] == {"type": "keyword"}  # what a search filters on: exact terms
     assert props["text"] == {"type": "text"}
     assert {"title", "source_url", "start_s", "end_s", "page"} <= props.keys()
+
+
+def test_ensure_index_adds_the_tags_field_to_an_index_created_before_it(
+    index: OpenSearchVectorIndex, recorder: Recorder
+) -> None:
+    recorder.replies += [(200, {}), (200, {"acknowledged": True})]
+
+    assert index.ensure_index() is False
+
+    (head, url, _), (put, put_url, body) = recorder.requests
+    assert (head, url, put, put_url) == ("HEAD", f"/{INDEX}", "PUT", f"/{INDEX}/_mapping")
+    assert body == {"properties": {"tags": {"type": "keyword"}}}  # additive: no reindex
 
 
 def test_ensure_index_tolerates_a_concurrent_creation(
@@ -228,6 +240,71 @@ def test_search_filters_both_queries_by_creator_and_combines_scores(
     ]
     first = results[0].chunk
     assert (first.creator_id, first.start_s, first.video_id) == ("alice", 12.5, "v1")
+
+
+def test_search_filters_go_inside_the_knn_filter_and_the_keyword_filter(
+    index: OpenSearchVectorIndex, recorder: Recorder
+) -> None:
+    tagged = source("c1", kind="vtt", tags=["module-1", "basics"])
+    recorder.replies += [
+        hits({"_id": "a", "_score": 1.5, "_source": tagged}),
+        hits({"_id": "a", "_score": 2.0, "_source": {**tagged, "embedding": [1.0, 0.0, 0.0]}}),
+    ]
+    filters = SearchFilters(video_ids=("v2", "v1"), kinds=("vtt", "srt"), tags=("module-1",))
+
+    results = index.search("alice", [1.0, 0.0, 0.0], "tamping", top_k=3, filters=filters)
+
+    knn, keyword = recorder.searches()
+    expected = [
+        {"term": {"creator_id": "alice"}},
+        {"terms": {"video_id": ["v1", "v2"]}},
+        {"terms": {"kind": ["srt", "vtt"]}},
+        {"terms": {"tags": ["module-1"]}},  # on the tags array: any of them
+    ]
+    # efficient filtering: the k nearest are taken among the matching chunks, not filtered
+    # out of a global top k (no post_filter, no filter outside the knn clause)
+    assert knn["query"]["knn"]["embedding"]["filter"] == {"bool": {"filter": expected}}
+    assert set(knn) == {"size", "_source", "query"} and set(knn["query"]) == {"knn"}
+    assert keyword["query"]["bool"]["filter"] == expected  # the BM25 half, filtered alike
+    [hit] = results
+    assert (hit.chunk.kind, hit.chunk.tags) == ("vtt", ("module-1", "basics"))
+
+
+def test_search_with_a_video_id_and_filters_applies_both(
+    index: OpenSearchVectorIndex, recorder: Recorder
+) -> None:
+    recorder.replies += [hits(), hits()]
+
+    index.search(
+        "alice", [1.0, 0.0, 0.0], "x", top_k=3, video_id="v1", filters=SearchFilters(tags=("t",))
+    )
+
+    knn, keyword = recorder.searches()
+    expected = [
+        {"term": {"creator_id": "alice"}},
+        {"term": {"video_id": "v1"}},
+        {"terms": {"tags": ["t"]}},
+    ]
+    assert knn["query"]["knn"]["embedding"]["filter"] == {"bool": {"filter": expected}}
+    assert keyword["query"]["bool"]["filter"] == expected
+
+
+def test_a_chunk_is_indexed_with_its_tags_and_an_untagged_one_without_the_field(
+    index: OpenSearchVectorIndex, recorder: Recorder
+) -> None:
+    recorder.replies.append(hits())
+    chunks = [
+        Chunk("c1", "alice", "d1", "one", "T", kind="vtt", tags=("module-1",)),
+        Chunk("c2", "alice", "d1", "two", "T", kind="vtt"),
+    ]
+
+    index.upsert("alice", chunks, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+
+    [index_lines] = recorder.bulks()
+    tagged, untagged = index_lines[1::2]
+    assert (tagged["kind"], tagged["tags"]) == ("vtt", ["module-1"])
+    # (writable to an index whose strict mapping predates the tags field)
+    assert "tags" not in untagged and untagged["kind"] == "vtt"
 
 
 def test_hybrid_score_is_the_local_index_formula() -> None:

@@ -24,7 +24,7 @@ from creator_chat.adapters.aws import s3vectors_index
 from creator_chat.adapters.aws.s3vectors_index import S3VectorsIndex, index_name_for
 from creator_chat.adapters.embedded import local_index
 from creator_chat.adapters.embedded.local_index import LocalVectorIndex
-from creator_chat.domain.models import Chunk
+from creator_chat.domain.models import Chunk, SearchFilters
 from creator_chat.errors import DependencyUnavailable, InvalidInput
 from creator_chat.ports import VectorIndex
 
@@ -50,6 +50,10 @@ def metadata(c: Chunk, write_id: str = "w1") -> dict[str, Any]:
     }
     if c.video_id is not None:
         out["video_id"] = c.video_id
+    if c.kind:
+        out["kind"] = c.kind
+    if c.tags:
+        out["tags"] = list(c.tags)
     out["chunk"] = json.dumps(asdict(c), separators=(",", ":"), ensure_ascii=False)
     return out
 
@@ -173,6 +177,90 @@ def test_search_without_video_filters_by_creator_only(
         index.search("alice", [1.0, 0.0], "x", top_k=1)  # wrong dimension, no request
     with pytest.raises(InvalidInput):
         index.search("al#ice", E1, "x", top_k=1)  # would forge another creator's key prefix
+
+
+def test_kind_and_tags_are_filterable_metadata_and_filters_join_the_query_filter(
+    stubbed: tuple[S3VectorsIndex, Stubber],
+) -> None:
+    index, stubber = stubbed
+    tagged = chunk(
+        "alice", "d1:0000", "tamp evenly", kind="vtt", video_id="v1", tags=("module 1", "bäsics")
+    )
+    sent = metadata(tagged)
+    assert (sent["kind"], sent["tags"]) == ("vtt", ["module 1", "bäsics"])
+    assert s3vectors_index.NON_FILTERABLE_KEYS == ["chunk"]  # kind and tags are filterable
+    stubber.add_response(
+        "put_vectors",
+        {},
+        {
+            **TARGET,
+            "vectors": [{"key": "alice#d1:0000", "data": {"float32": E1}, "metadata": sent}],
+        },
+    )
+    index.upsert("alice", [tagged], [E1])
+
+    found = {"key": "alice#d1:0000", "distance": 0.1, "metadata": sent}
+    stubber.add_response(
+        "query_vectors",
+        {"vectors": [found], "distanceMetric": "cosine"},
+        {
+            **TARGET,
+            "topK": 3,
+            "queryVector": {"float32": E1},
+            # inside the query's filter (applied before the nearest are taken), AND-ed with
+            # the creator's; a tag matches a vector holding it anywhere in its list ($eq)
+            "filter": {
+                "$and": [
+                    {"creator_id": {"$eq": "alice"}},
+                    {"video_id": {"$in": ["v1", "v2"]}},
+                    {"kind": {"$in": ["srt", "vtt"]}},
+                    {"$or": [{"tags": {"$eq": "bäsics"}}, {"tags": {"$eq": "module 1"}}]},
+                ]
+            },
+            "returnMetadata": True,
+            "returnDistance": True,
+        },
+    )
+    filters = SearchFilters(
+        video_ids=("v2", "v1"), kinds=("vtt", "srt"), tags=("module 1", "bäsics")
+    )
+    hits = index.search("alice", E1, "tamp", top_k=2, filters=filters)
+    assert [h.chunk for h in hits] == [tagged]
+    assert hits[0].chunk.tags == ("module 1", "bäsics")
+
+    # the video_id parameter still applies, next to the filters; one tag is one $eq
+    stubber.add_response(
+        "query_vectors",
+        {"vectors": [], "distanceMetric": "cosine"},
+        {
+            **TARGET,
+            "topK": 3,
+            "queryVector": {"float32": E1},
+            "filter": {
+                "$and": [
+                    {"creator_id": {"$eq": "alice"}},
+                    {"video_id": {"$eq": "v1"}},
+                    {"tags": {"$eq": "module 1"}},
+                ]
+            },
+            "returnMetadata": True,
+            "returnDistance": True,
+        },
+    )
+    filters = SearchFilters(tags=("module 1",))
+    assert index.search("alice", E1, "tamp", top_k=2, video_id="v1", filters=filters) == []
+
+
+def test_twenty_tags_of_64_characters_fit_the_filterable_metadata() -> None:
+    fake = FakeS3Vectors()
+    index = S3VectorsIndex(fake, BUCKET, INDEX, 4)
+    tags = tuple(f"{i:02d}" + "t" * 62 for i in range(20))  # the most a document may have
+    long_ids = chunk(
+        "cr_" + "c" * 60, "doc_" + "d" * 24 + ":9999", "x", kind="youtube_json", ordinal=9999
+    )
+    big = Chunk(**{**asdict(long_ids), "video_id": "v" * 64, "tags": tags})
+    index.upsert(big.creator_id, [big], [E1])
+    assert fake.vectors[f"{big.creator_id}#{big.chunk_id}"][1]["tags"] == list(tags)
 
 
 def test_replace_document_puts_first_then_deletes_older_writes_of_the_document(
@@ -508,6 +596,61 @@ def test_contract_keyword_match_lifts_but_never_lowers_below_the_cosine(
     assert hits[0].score == pytest.approx(0.8 * 0.5 + 0.2 * 1.0, abs=1e-5)
     assert [h.score for h in hits[1:]] == pytest.approx([0.5] * 3, abs=1e-5)
     assert all(h.similarity == pytest.approx(0.5, abs=1e-5) for h in hits)
+
+
+def test_contract_filters_narrow_by_video_kind_and_any_tag(index: VectorIndex) -> None:
+    text = "tamp the puck evenly"
+    chunks = [
+        c("alice", "a", text, doc="d1", kind="vtt", video_id="v1", tags=("module-1", "basics")),
+        c("alice", "b", text, doc="d2", kind="text", tags=("module-2",)),
+        c("alice", "m", text, doc="d3", kind="markdown"),
+        c("alice", "w", text, doc="d4", kind="srt", video_id="v2", tags=("module-2",)),
+    ]
+    index.upsert("alice", chunks, [unit(1), unit(2), unit(3), unit(4)])
+    # bob's chunk matches every facet below: alice's filtered searches never see it
+    bob = c("bob", "a", text, kind="vtt", video_id="v1", tags=("module-1", "module-2"))
+    index.upsert("bob", [bob], [unit(1)])
+
+    def found(**facets: tuple[str, ...]) -> set[str]:
+        hits = index.search(
+            "alice", unit(1), "tamp puck", top_k=10, filters=SearchFilters(**facets)
+        )
+        assert all(h.chunk.creator_id == "alice" for h in hits)
+        return {h.chunk.chunk_id for h in hits}
+
+    assert found() == {"a", "b", "m", "w"}  # an empty filter does not restrict
+    assert found(tags=("module-1",)) == {"a"}
+    assert found(tags=("module-1", "module-2")) == {"a", "b", "w"}  # any of the tags
+    assert found(kinds=("vtt",)) == {"a"}
+    assert found(kinds=("markdown", "text")) == {"b", "m"}
+    assert found(video_ids=("v1", "v2")) == {"a", "w"}
+    assert found(kinds=("srt", "vtt"), tags=("module-2",)) == {"w"}  # facets AND-ed
+    assert found(video_ids=("v1",), tags=("module-2",)) == set()
+    assert found(tags=("nobody's",)) == set()
+    narrowed = index.search(
+        "alice", unit(1), "tamp", top_k=10, video_id="v2", filters=SearchFilters(kinds=("vtt",))
+    )
+    assert narrowed == []  # the video_id parameter and the filters both apply
+    [hit] = index.search("alice", unit(1), "", top_k=10, filters=SearchFilters(tags=("basics",)))
+    assert (hit.chunk.kind, hit.chunk.tags) == ("vtt", ("module-1", "basics"))
+    assert (
+        index.search("carol", unit(1), text, top_k=5, filters=SearchFilters(kinds=("vtt",))) == []
+    )
+
+
+def test_contract_a_filtered_search_takes_its_top_k_among_the_matching_chunks(
+    index: VectorIndex,
+) -> None:
+    # 30 chunks nearer to the query than the one tagged chunk: a filter applied after a
+    # global top k would return nothing; the filter comes first, so the tagged chunk is found
+    near = [c("alice", f"n{i:02d}", "grind size", doc=f"n{i}", kind="vtt") for i in range(30)]
+    index.upsert("alice", near, [at_cosine(unit(1), 0.99, seed=i) for i in range(30)])
+    far = c("alice", "far", "grind size", doc="far", kind="pdf", tags=("manual",))
+    index.upsert("alice", [far], [at_cosine(unit(1), 0.2)])
+    for filters in (SearchFilters(tags=("manual",)), SearchFilters(kinds=("pdf",))):
+        hits = index.search("alice", unit(1), "grind size", top_k=1, filters=filters)
+        assert [h.chunk.chunk_id for h in hits] == ["far"]
+        assert hits[0].similarity == pytest.approx(0.2, abs=1e-5)
 
 
 def test_contract_rejects_chunks_of_another_creator(index: VectorIndex) -> None:

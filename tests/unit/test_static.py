@@ -5,11 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import jwt
 import pytest
+from creator_chat.auth import TokenVerifier
+from creator_chat.clock import FixedClock
+from creator_chat.domain.models import Creator, Role
+from creator_chat.errors import Conflict
 from creator_chat.local.gateway import GatewayResponse, LocalFunction, LocalGateway, LocalRequest
-from creator_chat.local.static import DEV_TOKEN_PATH, WEB_ROOT, StaticSite, dev_routes
+from creator_chat.local.runtime import LocalRuntime
+from creator_chat.local.static import (
+    DEV_CREATORS_PATH,
+    DEV_TOKEN_PATH,
+    WEB_ROOT,
+    StaticSite,
+    dev_routes,
+)
 from creator_chat.resources import DECLARATION, Route
 from creator_chat.settings import Settings
 
@@ -209,7 +221,53 @@ def test_the_page_loads_its_assets_from_the_root_so_creator_paths_work():
     assert "<script>" not in html and "style=" not in html  # nothing inline: the CSP forbids it
 
 
+def test_the_dashboard_is_its_own_page_on_the_same_stylesheet():
+    site = StaticSite(dev_sign_in=True, max_upload_bytes=5 * 1024 * 1024)
+    html = (WEB_ROOT / "dashboard.html").read_bytes()
+    for path in ("/dashboard", "/dashboard/", "/dashboard.html"):
+        page = site(path, "")
+        assert page is not None and page.body == html, path
+        headers = _headers(page)
+        assert headers["content-type"] == "text/html; charset=utf-8"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-frame-options"] == "DENY"
+    assert site("/dashboard", "embed=1") is not None
+    assert (
+        "frame-ancestors 'none'"
+        in _headers(site("/dashboard", "embed=1"))[  # type: ignore[arg-type]
+            "content-security-policy"
+        ]
+    )
+    script = site("/dashboard.js", "")
+    assert script is not None and _headers(script)["content-type"].startswith("text/javascript")
+    text = html.decode()
+    assert 'src="/dashboard.js"' in text and 'href="/style.css"' in text
+    assert "<script>" not in text and "style=" not in text
+    assert json.loads(site("/config.json", "").body)["max_upload_bytes"] == 5 * 1024 * 1024  # type: ignore[union-attr]
+
+
 # -- dev sign-in ------------------------------------------------------------------------
+
+
+class FakeCreators:
+    """The creator store's part the dev sign-in uses, in memory."""
+
+    def __init__(self, *creators: Creator) -> None:
+        self.by_id = {c.creator_id: c for c in creators}
+
+    def get_creator(self, creator_id: str) -> Creator | None:
+        return self.by_id.get(creator_id)
+
+    def get_creator_by_slug(self, slug: str) -> Creator | None:
+        return next((c for c in self.by_id.values() if c.slug == slug), None)
+
+    def list_creators(self, *, active_only: bool = True) -> list[Creator]:
+        return [c for c in self.by_id.values() if c.active or not active_only]
+
+    def create_creator(self, creator: Creator) -> None:
+        if creator.creator_id in self.by_id or self.get_creator_by_slug(creator.slug):
+            raise Conflict(f"creator id or slug '{creator.slug}' already exists")
+        self.by_id[creator.creator_id] = creator
 
 
 def _mint(
@@ -218,8 +276,10 @@ def _mint(
     *,
     content_type: str = "application/json",
     origin: str | None = None,
+    creators: FakeCreators | None = None,
 ) -> GatewayResponse:
-    (route,) = dev_routes(settings).values()
+    routes = dev_routes(settings, creators=creators, clock=FixedClock(1_800_000_000.0))  # type: ignore[arg-type]
+    route = routes[("POST", DEV_TOKEN_PATH)]
     headers = {"content-type": content_type, "host": "127.0.0.1:8080"}
     if origin:
         headers["origin"] = origin
@@ -227,14 +287,26 @@ def _mint(
     return route(LocalRequest("POST", DEV_TOKEN_PATH, "", headers, raw, "127.0.0.1"))
 
 
-def test_dev_sign_in_mints_a_fan_token_only():
+def test_dev_sign_in_mints_a_fan_token_by_default():
     settings = Settings(env="local", jwt_secret=SECRET)
-    response = _mint(settings, {"user_id": "web-fan", "tier": "premium", "role": "admin"})
+    response = _mint(settings, {"user_id": "web-fan", "tier": "premium"})
     assert response.status == 200 and _headers(response)["cache-control"] == "no-store"
     body = json.loads(response.body)
     claims = jwt.decode(body["token"], SECRET, algorithms=["HS256"], audience=settings.jwt_audience)
     assert claims["sub"] == "web-fan" and claims["role"] == "fan" and claims["tier"] == "premium"
+    assert "creator_id" not in claims
     assert body["role"] == "fan" and body["expires_in"] > 0
+
+
+@pytest.mark.parametrize("role", ["admin", "ADMIN", "owner", 1])
+def test_dev_sign_in_never_mints_an_admin_token(role: object):
+    response = _mint(
+        Settings(env="local", jwt_secret=SECRET),
+        {"user_id": "web-fan", "role": role},
+        creators=FakeCreators(),
+    )
+    assert response.status == 422
+    assert "role: fan or creator" in json.loads(response.body)["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -273,3 +345,159 @@ def test_dev_sign_in_does_not_exist_in_deployed_environments(env: str):
 
 def test_dev_sign_in_is_not_a_declared_route():
     assert all(not r.path.startswith("/local") for r in DECLARATION.routes)
+
+
+# -- dev sign-in as a creator (the dashboard) -------------------------------------------
+
+DEMO = Creator(creator_id="cr_bench-shot", slug="bench-shot", name="Bench Shot Espresso")
+HIDDEN = Creator(creator_id="cr_old", slug="old-channel", name="Old channel", active=False)
+
+
+def _claims(response: GatewayResponse, settings: Settings) -> dict[str, object]:
+    token = json.loads(response.body)["token"]
+    return jwt.decode(token, SECRET, algorithms=["HS256"], audience=settings.jwt_audience)
+
+
+@pytest.mark.parametrize("chosen", ["cr_bench-shot", "bench-shot"])
+def test_dev_sign_in_as_the_owner_of_an_existing_creator(chosen: str):
+    settings = Settings(env="local", jwt_secret=SECRET)
+    response = _mint(
+        settings,
+        {"user_id": "ines", "role": "creator", "creator": chosen},
+        creators=FakeCreators(DEMO),
+    )
+    assert response.status == 200, response.body
+    assert _headers(response)["cache-control"] == "no-store"
+    body = json.loads(response.body)
+    assert body["role"] == "creator" and body["creator"]["creator_id"] == "cr_bench-shot"
+    claims = _claims(response, settings)
+    # what `creator-chat token --role creator --creator bench-shot` prints: the id, not the slug
+    assert claims["role"] == "creator" and claims["creator_id"] == "cr_bench-shot"
+    assert claims["sub"] == "ines" and claims["tier"] == "free"
+    identity = TokenVerifier(settings).verify(body["token"])
+    assert identity.role is Role.CREATOR and identity.can_manage_creator("cr_bench-shot")
+    assert not identity.can_manage_creator("cr_other")
+
+
+def test_dev_sign_in_as_a_new_creator_creates_it_first():
+    settings = Settings(env="local", jwt_secret=SECRET)
+    store = FakeCreators(DEMO)
+    response = _mint(
+        settings,
+        {
+            "user_id": "ana",
+            "role": "creator",
+            "new_creator": {"slug": "ana-bakes", "name": " Ana "},
+        },
+        creators=store,
+    )
+    assert response.status == 200, response.body
+    created = store.get_creator_by_slug("ana-bakes")
+    assert created is not None and created.name == "Ana" and created.active
+    assert created.creator_id.startswith("cr_") and created.created_at == 1_800_000_000
+    assert _claims(response, settings)["creator_id"] == created.creator_id
+    again = _mint(
+        settings,
+        {"user_id": "eve", "role": "creator", "new_creator": {"slug": "ana-bakes", "name": "x"}},
+        creators=store,
+    )
+    assert again.status == 409  # a taken address is not a way into someone else's creator
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"creator": "no-such-creator"}, 404),
+        ({}, 422),  # neither an existing nor a new creator
+        ({"creator": "bench-shot", "new_creator": {"slug": "abc", "name": "A"}}, 422),
+        ({"creator": ""}, 422),
+        ({"creator": ["bench-shot"]}, 422),
+        ({"new_creator": {"slug": "Not A Slug", "name": "A"}}, 422),
+        ({"new_creator": {"slug": "-abc", "name": "A"}}, 422),
+        ({"new_creator": {"slug": "abc\n", "name": "A"}}, 422),
+        ({"new_creator": {"slug": "abc", "name": ""}}, 422),
+        ({"new_creator": {"slug": "abc", "name": "A", "active": False}}, 422),
+        ({"new_creator": "abc"}, 422),
+    ],
+)
+def test_dev_sign_in_as_a_creator_refuses_bad_choices(body: dict[str, object], status: int):
+    response = _mint(
+        Settings(env="local", jwt_secret=SECRET),
+        {"user_id": "ines", "role": "creator", **body},
+        creators=FakeCreators(DEMO),
+    )
+    assert response.status == status
+    assert set(json.loads(response.body)["error"]) == {"code", "message", "request_id"}
+
+
+def test_without_a_creator_store_the_sign_in_offers_fans_only():
+    response = _mint(
+        Settings(env="local", jwt_secret=SECRET),
+        {"user_id": "ines", "role": "creator", "creator": "bench-shot"},
+    )
+    assert response.status == 403
+    assert ("GET", DEV_CREATORS_PATH) not in dev_routes(Settings(env="local", jwt_secret=SECRET))
+
+
+def test_the_creator_choice_lists_every_creator_by_name():
+    routes = dev_routes(
+        Settings(env="test", jwt_secret=SECRET),
+        creators=FakeCreators(HIDDEN, DEMO),  # type: ignore[arg-type]
+        clock=FixedClock(0),
+    )
+    listed = routes[("GET", DEV_CREATORS_PATH)](
+        LocalRequest("GET", DEV_CREATORS_PATH, "", {"host": "127.0.0.1:8080"}, b"", "127.0.0.1")
+    )
+    assert listed.status == 200 and _headers(listed)["cache-control"] == "no-store"
+    assert json.loads(listed.body) == {
+        "creators": [
+            {
+                "creator_id": "cr_bench-shot",
+                "slug": "bench-shot",
+                "name": "Bench Shot Espresso",
+                "active": True,
+            },
+            {"creator_id": "cr_old", "slug": "old-channel", "name": "Old channel", "active": False},
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "on"),
+    [
+        ("127.0.0.1", False, True),
+        ("::1", False, True),
+        ("localhost", False, True),
+        ("0.0.0.0", False, False),
+        ("192.168.1.20", False, False),
+        ("0.0.0.0", True, True),
+    ],
+)
+def test_the_creator_sign_in_follows_the_loopback_rule(
+    host: str, allowed: bool, on: bool, monkeypatch: pytest.MonkeyPatch
+):
+    """The same rule as the fan sign-in: on for a loopback bind only, unless allowed."""
+    monkeypatch.delenv("CREATOR_CHAT_DEV_SIGN_IN", raising=False)
+    shown = host if ":" not in host else f"[{host}]"
+    settings = Settings(env="local", jwt_secret=SECRET, public_url=f"http://{shown}:8080")
+    runtime = LocalRuntime(host=host, allow_dev_sign_in=allowed)
+    runtime.container = SimpleNamespace(creators=FakeCreators(DEMO), clock=FixedClock(0))
+    routes = runtime._dev_sign_in_routes(settings)
+    assert runtime.dev_sign_in is on and runtime.dev_sign_in_refused is not on
+    assert runtime.dev_sign_in_exposed is (on and host not in ("127.0.0.1", "::1", "localhost"))
+    headers = {"content-type": "application/json", "host": "127.0.0.1:8080"}
+    body = json.dumps({"user_id": "ines", "role": "creator", "creator": "bench-shot"}).encode()
+    minted = routes[("POST", DEV_TOKEN_PATH)](
+        LocalRequest("POST", DEV_TOKEN_PATH, "", headers, body, "127.0.0.1")
+    )
+    listed = routes[("GET", DEV_CREATORS_PATH)](
+        LocalRequest("GET", DEV_CREATORS_PATH, "", headers, b"", "127.0.0.1")
+    )
+    if on:
+        assert minted.status == 200 and listed.status == 200
+        assert _claims(minted, settings)["creator_id"] == "cr_bench-shot"
+    else:
+        for refused in (minted, listed):
+            assert refused.status == 403
+            error = json.loads(refused.body)["error"]
+            assert error["code"] == "dev_sign_in_off" and "--allow-dev-sign-in" in error["message"]

@@ -35,6 +35,53 @@ def authorize(
     token = bearer(event)
     if token is None:
         return DENY
+    return _decide(container, verifier, token, event)
+
+
+def websocket_token(event: dict[str, Any]) -> str | None:
+    """A WebSocket's token: ``?token=`` (a browser cannot set headers on a WebSocket) or an
+    ``Authorization: Bearer`` header (other clients)."""
+    query = event.get("queryStringParameters") or {}
+    token = str(query.get("token") or "").strip()
+    if token:
+        return token if len(token) <= MAX_TOKEN_CHARS else None
+    return bearer(event)
+
+
+def authorize_websocket(
+    container: Container, verifier: TokenVerifier, event: dict[str, Any]
+) -> dict[str, Any]:
+    """The WebSocket API's ``$connect`` authorizer (REQUEST type, which must answer with an
+    IAM policy): the same token rules, sessions and roles as the HTTP API. Allowed, the
+    context reaches every message of the connection as ``requestContext.authorizer``."""
+    token = websocket_token(event)
+    verdict = _decide(container, verifier, token, event) if token else DENY
+    allowed = verdict.get("isAuthorized") is True
+    context = verdict.get("context") or {}
+    return {
+        "principalId": str(context.get("user_id") or "anonymous"),
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": "Allow" if allowed else "Deny",
+                    "Resource": event.get("methodArn", "*"),
+                }
+            ],
+        },
+        "context": context,
+    }
+
+
+def is_websocket_event(event: dict[str, Any]) -> bool:
+    """A WebSocket ``$connect`` authorizer event (``methodArn``), not an HTTP API one."""
+    return "methodArn" in event and "routeArn" not in event
+
+
+def _decide(
+    container: Container, verifier: TokenVerifier, token: str, event: dict[str, Any]
+) -> dict[str, Any]:
     try:
         verified = verifier.verify_token(token)
         session = ensure_session(

@@ -79,6 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         print(f"  data:    AWS adapters ({runtime.mode}); nothing is kept locally", flush=True)
     print(f"  health:  curl {runtime.url}/health", flush=True)
+    print(f"  pages:   {runtime.url}/ (fans)  {runtime.url}/dashboard (creators)", flush=True)
     data_dir = "" if args.data_dir is None else f" --data-dir {args.data_dir}"
     print(
         f"  token:   creator-chat token{data_dir} --user fan-1 --role fan --tier free", flush=True
@@ -86,8 +87,8 @@ def _serve(args: argparse.Namespace) -> int:
     if runtime.dev_sign_in_exposed:
         print(
             f"WARNING: dev sign-in is ON and the server listens on {args.host}: anyone who can "
-            "reach it can sign in as any fan (POST /local/dev-token). Use only on a trusted "
-            "network.",
+            "reach it can sign in as any fan or creator (POST /local/dev-token). Use only on a "
+            "trusted network.",
             file=sys.stderr,
             flush=True,
         )
@@ -221,7 +222,7 @@ def _ingest(args: argparse.Namespace) -> int:
             Settings(), user_id="cli-ingest", role=Role.ADMIN, tier=Tier.ENTERPRISE, ttl_s=3600
         )
     # every creator route takes the id or the slug: the server resolves it
-    return run(args.url, token, args.creator, args.paths)
+    return run(args.url, token, args.creator, args.paths, tags=args.tags)
 
 
 MAIN_EPILOG = """\
@@ -271,11 +272,14 @@ Posts each file through the public API (text formats inline, PDFs and large file
 upload ticket), waits until each is indexed or failed, and prints a summary. A file's kind
 comes from its extension: .vtt/.webvtt, .srt, .json (a YouTube transcript), .md/.markdown,
 .txt, .pdf; a folder is searched recursively for those. Its title is its file name (without
-the extension). The exit code is 0 when every file was indexed, 1 when any failed.
+the extension). --tag labels every file of the run (a playlist, a course module: what a
+search's or a chat's "filters": {"tags": [...]} selects); without --tag, a file posted before
+keeps its tags. The exit code is 0 when every file was indexed, 1 when any failed.
 
 examples:
   creator-chat ingest --creator bench-shot ./my-videos ./manual.pdf
   creator-chat ingest --creator cr_3f2a9c --data-dir /tmp/cc episode-12.vtt
+  creator-chat ingest --creator bench-shot --tag "course: module 1" --tag basics ./module-1
   creator-chat ingest --url https://chat.example.org --token "$TOKEN" --creator bench-shot notes.md
 """
 
@@ -315,9 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-dev-sign-in",
         action="store_true",
-        help="keep the web page's dev sign-in (a fan token for anyone who asks) on when "
-        "listening on other than loopback (env CREATOR_CHAT_DEV_SIGN_IN=1); on loopback it is "
-        "always on",
+        help="keep the web pages' dev sign-in (a fan or creator token for anyone who asks) on "
+        "when listening on other than loopback (env CREATOR_CHAT_DEV_SIGN_IN=1); on loopback "
+        "it is always on",
     )
     serve.add_argument(
         "--log-format",
@@ -393,6 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the local server's data dir, to sign that admin token (default: "
         "$CREATOR_CHAT_DATA_DIR, else .creator-chat)",
+    )
+    ingest.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        metavar="TAG",
+        help="a tag for every file of this run (repeat for several: at most 20, each 1 to 64 "
+        "characters); a file posted again with other tags is indexed again with them",
     )
     ingest.add_argument(
         "paths",

@@ -20,12 +20,15 @@ from creator_chat.ports import (
     BlobStore,
     Cache,
     Clock,
+    ConnectionStore,
+    CreatorStatsStore,
     CreatorStore,
     DocumentStore,
     Embedder,
     ExportStore,
     Generator,
     JobQueue,
+    QuestionGroupStore,
     RateLimiter,
     Reranker,
     SessionStore,
@@ -144,6 +147,17 @@ class Container:
         return DynamoSessionStore(self._dynamodb, self._table("sessions"), self.clock)
 
     @cached_property
+    def connections(self) -> ConnectionStore:
+        """Open WebSocket connections (streamed answers)."""
+        if self.embedded:
+            from creator_chat.adapters.embedded.connections import EmbeddedConnectionStore
+
+            return EmbeddedConnectionStore(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoConnectionStore
+
+        return DynamoConnectionStore(self._dynamodb, self._table("connections"), self.clock)
+
+    @cached_property
     def rate_limiter(self) -> RateLimiter:
         if self.embedded:
             from creator_chat.adapters.embedded.rate_limits import EmbeddedRateLimiter
@@ -195,6 +209,37 @@ class Container:
         return DynamoTrendingStore(
             self._dynamodb, self._table("trending"), self.clock, min_askers=min_askers
         )
+
+    @cached_property
+    def question_groups(self) -> QuestionGroupStore:
+        """Content gaps and down-rated questions, grouped by meaning (creator insights)."""
+        min_fans, similarity = self.settings.trending_min_askers, self.settings.gap_similarity
+        if self.embedded:
+            from creator_chat.adapters.embedded.question_groups import EmbeddedQuestionGroupStore
+
+            return EmbeddedQuestionGroupStore(
+                self.database, self.clock, min_fans=min_fans, similarity=similarity
+            )
+        from creator_chat.adapters.aws.dynamodb import DynamoQuestionGroupStore
+
+        return DynamoQuestionGroupStore(
+            self._dynamodb,
+            self._table("question_groups"),
+            self.clock,
+            min_fans=min_fans,
+            similarity=similarity,
+        )
+
+    @cached_property
+    def creator_stats(self) -> CreatorStatsStore:
+        """Per-(creator, day) counters (creator analytics)."""
+        if self.embedded:
+            from creator_chat.adapters.embedded.creator_stats import EmbeddedCreatorStatsStore
+
+            return EmbeddedCreatorStatsStore(self.database, self.clock)
+        from creator_chat.adapters.aws.dynamodb import DynamoCreatorStatsStore
+
+        return DynamoCreatorStatsStore(self._dynamodb, self._table("creator_stats"), self.clock)
 
     @cached_property
     def blobs(self) -> BlobStore:

@@ -57,6 +57,31 @@ class QuotaExceeded(DomainError):
         self.reset_epoch = reset_epoch
 
 
+class TokenBudgetExceeded(DomainError):
+    """The caller's monthly token budget has no room for another answer: 429 until
+    ``reset_epoch`` (the first second of the next month, UTC)."""
+
+    code = "token_budget_exceeded"
+    status = 429
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_s: int,
+        limit: int,
+        reset_epoch: int,
+        used: int,
+        reserved: int,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.limit = limit  # the month's budget, in tokens
+        self.reset_epoch = reset_epoch
+        self.used = used
+        self.reserved = reserved
+
+
 class DependencyUnavailable(DomainError):
     code = "dependency_unavailable"
     status = 503

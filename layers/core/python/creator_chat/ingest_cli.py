@@ -91,7 +91,9 @@ def _progress(done: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
-def _submit(api: httpx.Client, creator: str, path: Path, title: str) -> Outcome:
+def _submit(
+    api: httpx.Client, creator: str, path: Path, title: str, tags: list[str] | None = None
+) -> Outcome:
     data = path.read_bytes()
     out = Outcome(path, title)
     try:
@@ -100,11 +102,13 @@ def _submit(api: httpx.Client, creator: str, path: Path, title: str) -> Outcome:
         out.status, out.reason = "failed", err.message
         return out
     base = f"/v1/creators/{creator}/documents"
-    body = {
+    body: dict[str, object] = {
         "title": title,
         "kind": kind.value,
         "source_url": "",
     }
+    if tags is not None:  # none given: a file posted before keeps its tags
+        body["tags"] = tags
     if kind in INLINE_KINDS and len(data) <= INLINE_MAX_BYTES:
         try:
             text = data.decode("utf-8-sig")
@@ -140,7 +144,15 @@ def _submit(api: httpx.Client, creator: str, path: Path, title: str) -> Outcome:
     return out
 
 
-def run(url: str, token: str, creator: str, paths: list[Path], *, timeout_s: float = 600) -> int:
+def run(
+    url: str,
+    token: str,
+    creator: str,
+    paths: list[Path],
+    *,
+    timeout_s: float = 600,
+    tags: list[str] | None = None,
+) -> int:
     files = collect(paths)
     if not files:
         print("nothing to ingest", file=sys.stderr)
@@ -153,7 +165,7 @@ def run(url: str, token: str, creator: str, paths: list[Path], *, timeout_s: flo
         named = titles(files)
         for i, f in enumerate(files):
             _progress(i, len(files), f"posting {f.name}")
-            outcomes.append(_submit(api, creator, f, named[f]))
+            outcomes.append(_submit(api, creator, f, named[f], tags))
         pending = [o for o in outcomes if o.status in ("queued", "processing")]
         deadline = time.monotonic() + timeout_s
         while pending and time.monotonic() < deadline:

@@ -12,9 +12,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from creator_chat.domain.insights import QuestionGroup
 from creator_chat.domain.models import (
     AuditEntry,
+    BudgetDecision,
     Chunk,
+    Connection,
     Creator,
     Document,
     DocumentStatus,
@@ -25,9 +28,11 @@ from creator_chat.domain.models import (
     Generation,
     Message,
     QuotaDecision,
+    SearchFilters,
     SearchHit,
     Session,
     Thread,
+    TokenHold,
     Usage,
 )
 
@@ -90,7 +95,11 @@ class ThreadStore(Protocol):
         ...
 
     def set_last_video(self, thread_id: str, video_id: str) -> None: ...
-    def put_feedback(self, feedback: Feedback) -> None: ...
+    def put_feedback(self, feedback: Feedback) -> Feedback | None:
+        """One rating per (message, user): rating again replaces it. Returns the rating it
+        replaced, if any (the creator's weekly counts move it)."""
+        ...
+
     def list_feedback(self, user_id: str) -> list[Feedback]: ...
     def delete_user_data(self, user_id: str) -> int:
         """Every thread, message and feedback of this user, expired or not (erasure)."""
@@ -153,11 +162,42 @@ class DocumentStore(Protocol):
 
 
 class UsageStore(Protocol):
-    """Per-user usage per month, profiles and feedback."""
+    """Per-user usage per month (with the month's token budget), profiles and feedback."""
 
     def add_usage(
         self, user_id: str, month: str, *, requests: int, input_tokens: int, output_tokens: int
-    ) -> None: ...
+    ) -> None:
+        """Count an answer that reserved nothing (a cached reply): no budget is charged."""
+        ...
+
+    def reserve_tokens(
+        self,
+        user_id: str,
+        month: str,
+        *,
+        hold_id: str,
+        tokens: int,
+        budget: int,
+        expires_at: int,
+    ) -> BudgetDecision:
+        """Atomically hold ``tokens`` of the month's ``budget`` if charged + reserved +
+        ``tokens`` stays within it (N parallel calls admit exactly as many as fit); refused,
+        nothing is written — unless holds of this user and month that expired by now are
+        given back first, and the reservation then fits."""
+        ...
+
+    def settle_tokens(self, hold: TokenHold, *, input_tokens: int, output_tokens: int) -> bool:
+        """Count one answer and free its hold at once: the request and its tokens are added,
+        the budget is charged ``min(input + output, hold.tokens)``. ``False`` (nothing
+        written) when the hold is gone: settled or released already, expired and given back,
+        or the user erased."""
+        ...
+
+    def release_tokens(self, hold: TokenHold) -> bool:
+        """Give a hold back, charging nothing (no answer was generated); ``False`` when it
+        is gone (as ``settle_tokens``)."""
+        ...
+
     def get_usage(self, user_id: str, month: str) -> Usage: ...
     def list_usage(self, user_id: str) -> list[Usage]: ...
     def put_profile(self, profile: FanProfile) -> None: ...
@@ -177,6 +217,50 @@ class TrendingStore(Protocol):
         """The week's random key for asker pseudonyms, created on first use and discarded
         once it expires (a later week never sees it): a fan's markers of past weeks can no
         longer be linked to the fan by anyone, the operator included."""
+        ...
+
+
+class QuestionGroupStore(Protocol):
+    """A creator's fans' questions grouped by meaning, per kind (``gap``: not answered from
+    the content; ``down``: an answer rated down). Like trending, a group's wording is stored
+    only once ``min_fans`` different fans (``asker`` pseudonyms, one per fan and week) asked
+    it within one week; a group expires 90 days after its last asking."""
+
+    min_fans: int
+
+    def record(
+        self,
+        creator_id: str,
+        kind: str,
+        vector: Sequence[float],
+        question: str,
+        *,
+        week: str,
+        asker: str,
+        asker_expires_at: int,
+    ) -> str:
+        """One asking of ``question`` (unit ``vector``): it joins the live group whose
+        centroid is nearest at the store's similarity threshold or above (the centroid moves
+        toward it), else starts a new one; the asker counts once per group and week. Returns
+        the group's id."""
+        ...
+
+    def list_groups(self, creator_id: str, kind: str, *, limit: int) -> list[QuestionGroup]:
+        """Live groups with their wording (``min_fans`` reached), last asked first."""
+        ...
+
+
+class CreatorStatsStore(Protocol):
+    """Counters per (creator, UTC day) — questions, outcomes, cache hits, an answer-time
+    histogram, ratings — that only add up; no user id. They expire 90 days after the day."""
+
+    def add(self, creator_id: str, day: str, counts: Mapping[str, int]) -> None:
+        """Add every count at once (a negative one takes back)."""
+        ...
+
+    def days(self, creator_id: str, first: str, last: str) -> dict[str, dict[str, int]]:
+        """The counters of each live day from ``first`` to ``last`` (ISO dates, inclusive)
+        that has any."""
         ...
 
 
@@ -280,6 +364,24 @@ class UnitOfWork(Protocol):
     def __call__(self) -> AbstractContextManager[object]: ...
 
 
+class ConnectionStore(Protocol):
+    """Open WebSocket connections by id (TTL ``expires_at``), and a user's connections."""
+
+    def put_connection(self, connection: Connection) -> None: ...
+    def get_connection(self, connection_id: str) -> Connection | None: ...
+    def delete_connection(self, connection_id: str) -> None: ...
+    def list_user_connections(self, user_id: str) -> list[Connection]: ...
+
+
+class ConnectionSender(Protocol):
+    """Pushes a JSON message down an open WebSocket connection (API Gateway's management
+    API in AWS, the local gateway's socket locally)."""
+
+    def send(self, connection_id: str, message: Mapping[str, Any]) -> bool:
+        """``False`` when the connection is gone (the client left); other failures raise."""
+        ...
+
+
 class Embedder(Protocol):
     """Text → unit-length vectors of a fixed dimension."""
 
@@ -324,9 +426,12 @@ class VectorIndex(Protocol):
         *,
         top_k: int,
         video_id: str | None = None,
+        filters: SearchFilters | None = None,
     ) -> list[SearchHit]:
         """Hybrid (k-NN + keyword) search, best ``score`` first; each hit also carries its
-        raw cosine (``similarity``) for a floor."""
+        raw cosine (``similarity``) for a floor. ``video_id`` and ``filters`` narrow it: only
+        chunks matching both are candidates of either half (never a filter applied after a
+        top k), and the keyword scores are normalised among those."""
         ...
 
     def chunks_for_video(self, creator_id: str, video_id: str, *, limit: int) -> list[Chunk]: ...

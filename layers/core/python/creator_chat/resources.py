@@ -89,6 +89,9 @@ class Function:
     uses_index: bool = False
     uses_cache: bool = False
     uses_bedrock: bool = False
+    # calls a public AWS endpoint no VPC endpoint serves (API Gateway's management API, to
+    # post to WebSocket connections): in a VPC it runs in subnets with a NAT route
+    reaches_internet: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,16 @@ class Route:
     path: str  # API Gateway route path, e.g. /v1/creators/{creator_id}/documents
     function: str
     authorized: bool = True
+
+
+@dataclass(frozen=True)
+class WebSocketRoute:
+    """A route of the WebSocket API (route selection: ``$request.body.action``); only
+    ``$connect`` can be authorized (API Gateway checks a WebSocket once, when it opens)."""
+
+    route_key: str  # "$connect", "$disconnect", "$default" or an action, e.g. "chat"
+    function: str
+    authorized: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,7 @@ class Declaration:
     functions: tuple[Function, ...]
     routes: tuple[Route, ...]
     workers: tuple[Worker, ...]
+    websocket_routes: tuple[WebSocketRoute, ...] = ()
     authorizer_function: str = "authorizer"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -142,6 +156,9 @@ ALL_TABLES = (
     "trending",
     "idempotency",
     "exports",
+    "connections",
+    "question_groups",
+    "creator_stats",
 )
 
 DECLARATION = Declaration(
@@ -204,6 +221,26 @@ DECLARATION = Declaration(
             Key("user_id"),
             Key("export_id"),
             purpose="GDPR export jobs per user (status, file key); expire after a day",
+        ),
+        Table(
+            "connections",
+            Key("connection_id"),
+            indexes=(Index("by_user", Key("user_id")),),
+            purpose="open WebSocket connections (streamed answers); TTL 2 h, API Gateway's cap",
+        ),
+        Table(
+            "question_groups",
+            Key("creator_id"),
+            Key("sk"),
+            purpose="fans' questions grouped by meaning per creator (content gaps, down-rated"
+            " answers); words only at 3 different fans in a week; TTL 90 days",
+        ),
+        Table(
+            "creator_stats",
+            Key("creator_id"),
+            Key("day"),
+            purpose="per-(creator, day) counters: questions, outcomes, cache hits, answer-time"
+            " histogram, ratings; no user id; TTL 90 days",
         ),
     ),
     queues=(
@@ -292,6 +329,21 @@ DECLARATION = Declaration(
             uses_bedrock=True,
         ),
         Function(
+            "stream",
+            "stream",
+            "handler.handler",
+            # a streamed answer runs past API Gateway's 29 s integration timeout if it must:
+            # the deltas go out through the management API, not as the route's response
+            timeout_s=120,
+            memory_mb=1024,
+            tables=ALL_TABLES,
+            queues_send=("llm-jobs",),
+            uses_index=True,
+            uses_cache=True,
+            uses_bedrock=True,
+            reaches_internet=True,
+        ),
+        Function(
             "export-worker",
             "chat",
             "export_worker.handler",
@@ -310,6 +362,12 @@ DECLARATION = Declaration(
         Route("ANY", "/v1/creators/{creator_id}/documents/{proxy+}", "ingest"),
         Route("POST", "/v1/creators/{creator_id}/search", "ingest"),
         Route("ANY", "/v1/{proxy+}", "chat"),
+    ),
+    websocket_routes=(
+        WebSocketRoute("$connect", "stream", authorized=True),
+        WebSocketRoute("$disconnect", "stream"),
+        WebSocketRoute("chat", "stream"),
+        WebSocketRoute("$default", "stream"),
     ),
     workers=(
         Worker("ingest-jobs", "ingest-worker", batch_size=5),

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from creator_chat.domain.insights import DEFAULT_GROUP_SIMILARITY
 from creator_chat.domain.models import Tier
 
 
@@ -48,6 +49,11 @@ class Settings(BaseSettings):
     # A question shows in a creator's trending only once this many different fans asked it
     # (before that its words are not even stored outside the fans' threads).
     trending_min_askers: int = Field(default=3, ge=1)
+    # Content gaps and down-rated questions: a question joins a group of questions whose
+    # centroid it is at least this cosine-close to (calibrated for the local MiniLM embedder
+    # by bench/gap_threshold.py; run it again with another embedder). The same number of
+    # different fans as trending must ask a group before its words are shown or stored.
+    gap_similarity: float = Field(default=DEFAULT_GROUP_SIMILARITY, gt=0.0, le=1.0)
     history_messages: int = 6
     max_message_chars: int = 4000
 
@@ -63,6 +69,20 @@ class Settings(BaseSettings):
     quota_free: int = 50
     quota_premium: int = 500
     quota_enterprise: int = 5000
+
+    # Monthly token budgets (input + output tokens of generated answers per user and calendar
+    # month, UTC). An uncached answer costs ~2,850 tokens (docs/cost.md: a 2,500-token
+    # prompt, a 350-token answer; ~$1 per million with Claude 3.5 Haiku), so the defaults are
+    # ~70 answers a month for free (~$0.20 of generation per fan), ~700 for premium and
+    # ~7,000 for enterprise. Each question reserves ``prompt_token_budget +
+    # answer_max_tokens`` (its worst case) until its answer settles (README "Token budgets").
+    token_budget_free: int = Field(default=200_000, ge=1)
+    token_budget_premium: int = Field(default=2_000_000, ge=1)
+    token_budget_enterprise: int = Field(default=20_000_000, ge=1)
+    # An answer's reservation that was never settled (its process died mid-answer) is given
+    # back after this long: longer than any answer can take, a queued one included (the
+    # llm-jobs queue keeps a job 4 days).
+    token_hold_ttl_s: int = Field(default=4 * 24 * 3600 + 3600, ge=60)
 
     # Retrieval and generation
     embedder: Literal["local", "bedrock"] = "local"
@@ -169,4 +189,11 @@ class Settings(BaseSettings):
             Tier.FREE: self.quota_free,
             Tier.PREMIUM: self.quota_premium,
             Tier.ENTERPRISE: self.quota_enterprise,
+        }[tier]
+
+    def token_budget_for(self, tier: Tier) -> int:
+        return {
+            Tier.FREE: self.token_budget_free,
+            Tier.PREMIUM: self.token_budget_premium,
+            Tier.ENTERPRISE: self.token_budget_enterprise,
         }[tier]

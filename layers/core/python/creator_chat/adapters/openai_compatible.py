@@ -5,7 +5,10 @@
 a final user turn holding the numbered sources and the question — the very conversation the
 Bedrock adapter sends (:mod:`creator_chat.adapters.llm_common`, consecutive same-role turns
 joined by a blank line where Converse gives them one content block each), and citations read
-the same way: the ``[n]`` markers that point at a source that was sent. No streaming.
+the same way: the ``[n]`` markers that point at a source that was sent. Streamed answers
+(``generate_stream``) ask for server-sent events (``"stream": true``, usage in the last
+event where the server supports ``stream_options``) and pass each content delta on; a
+reasoning model's leading ``<think>`` block is held back and never shown.
 
 Failures map as Bedrock's do, so the chat's circuit breaker and queued path behave the same:
 connection refused or reset, timeouts, 429 and 5xx raise
@@ -29,7 +32,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -146,6 +150,116 @@ class OpenAICompatibleGenerator:
             model_id=self._model,
         )
 
+    def generate_stream(
+        self,
+        *,
+        system: str,
+        history: Sequence[Mapping[str, str]],
+        question: str,
+        sources: Sequence[Chunk],
+        max_tokens: int,
+        on_delta: Callable[[str], None],
+    ) -> Generation:
+        """As :meth:`generate`, streamed: each content delta goes to ``on_delta`` as the
+        server sends it (a leading ``<think>`` block excepted). A server that answers with
+        a whole completion instead is read as one delta. Failures before the first byte
+        are retried as :meth:`generate` retries them; a stream that breaks midway raises
+        :class:`DependencyUnavailable` (the chat queues the question)."""
+        messages = build_chat_messages(system, history, build_user_turn(question, sources))
+        body = {
+            "model": self._model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": self._temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        shown = _ThinkFilter()
+        raw: list[str] = []
+        usage: Mapping[str, Any] = {}
+        try:
+            with self._open_stream(body) as response:
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    response.read()
+                    whole = _reply_text(_decode(response))
+                    raw.append(whole)
+                    if whole:
+                        on_delta(whole)
+                else:
+                    for event in _events(response.iter_lines()):
+                        usage = event.get("usage") or usage
+                        for piece in _delta_texts(event):
+                            raw.append(piece)
+                            visible = shown.feed(piece)
+                            if visible:
+                                on_delta(visible)
+                    rest = shown.finish()
+                    if rest:
+                        on_delta(rest)
+        except httpx.TimeoutException as exc:
+            raise DependencyUnavailable(
+                f"the model server timed out ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise DependencyUnavailable(
+                f"the model server dropped the stream ({type(exc).__name__})"
+            ) from exc
+        text = _THINK_RE.sub("", "".join(raw), count=1)
+        input_tokens = _int_or_none(usage.get("prompt_tokens"))
+        output_tokens = _int_or_none(usage.get("completion_tokens"))
+        if input_tokens is None:
+            input_tokens = sum(
+                estimate_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages
+            )
+        if output_tokens is None:
+            output_tokens = estimate_tokens(text)
+        return finish_generation(
+            text,
+            source_count=len(sources),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            model_id=self._model,
+        )
+
+    @contextmanager
+    def _open_stream(self, body: dict[str, Any]) -> Iterator[httpx.Response]:
+        """An open streaming response with a 2xx status (retrying, like :meth:`_post`, what
+        failed before anything was read)."""
+        for attempt in range(1, self._max_attempts + 1):
+            last = attempt == self._max_attempts
+            try:
+                with self._client.stream("POST", self._url, json=body) as response:
+                    status = response.status_code
+                    if status == 429 or status >= 500:
+                        response.read()
+                        _log.warning(
+                            "model server busy or failing",
+                            extra={"status": status, "detail": _detail(response)},
+                        )
+                        if not last:
+                            time.sleep(_retry_after(response, self._retry_backoff_s * attempt))
+                            continue
+                        raise DependencyUnavailable(
+                            f"the model server is unavailable (HTTP {status})"
+                        )
+                    if status >= 400:
+                        response.read()
+                        _log.error(
+                            "model server refused the request",
+                            extra={"status": status, "detail": _detail(response)},
+                        )
+                        raise DomainError(f"the model server refused the request: {_hint(status)}")
+                    yield response
+                    return
+            except httpx.ConnectError as exc:
+                if not last:
+                    time.sleep(self._retry_backoff_s * attempt)
+                    continue
+                raise DependencyUnavailable(
+                    f"the model server at {self._url} is unreachable ({type(exc).__name__})"
+                ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         """The decoded reply of one successful POST (retrying what is worth retrying)."""
         for attempt in range(1, self._max_attempts + 1):
@@ -215,6 +329,76 @@ def _reply_text(reply: Mapping[str, Any]) -> str:
     if content is not None and not isinstance(content, str):
         raise DomainError("the model server's reply is not a chat completion (content)")
     return _THINK_RE.sub("", content or "", count=1)
+
+
+def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """Server-sent events' JSON payloads (``data: {...}`` lines) up to ``data: [DONE]``."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # comments (": keep-alive"), event names, blank separators
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            event = json.loads(data)
+        except json.JSONDecodeError:
+            _log.warning("model server sent an event that is not JSON")
+            continue
+        if isinstance(event, dict):
+            if isinstance(event.get("error"), dict | str):
+                _log.error("model server failed mid-stream", extra={"detail": str(event)[:300]})
+                raise DependencyUnavailable("the model server failed while answering")
+            yield event
+
+
+def _delta_texts(event: Mapping[str, Any]) -> Iterator[str]:
+    for choice in event.get("choices") or []:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        text = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(text, str) and text:
+            yield text
+
+
+class _ThinkFilter:
+    """Holds back a reply's leading ``<think>…</think>`` block (a reasoning model's
+    thinking); everything after it, or a reply that does not start with one, passes."""
+
+    OPEN, CLOSE = "<think>", "</think>"
+
+    def __init__(self) -> None:
+        self._held = ""
+        self._passing = False
+        self._trim = False  # after the thinking: the blank lines before the answer go
+
+    def feed(self, piece: str) -> str:
+        if self._passing:
+            if self._trim:
+                piece = piece.lstrip()
+                self._trim = not piece
+            return piece
+        self._held += piece
+        head = self._held.lstrip()
+        if self.OPEN.startswith(head):
+            return ""  # may still become "<think>"
+        if not head.startswith(self.OPEN):
+            self._passing = True
+            out, self._held = self._held, ""
+            return out
+        end = head.find(self.CLOSE)
+        if end < 0:
+            return ""  # thinking: never shown
+        self._passing = True
+        out = head[end + len(self.CLOSE) :].lstrip()
+        self._trim = not out
+        self._held = ""
+        return out
+
+    def finish(self) -> str:
+        """The end of the reply: what was held, unless it was (unfinished) thinking."""
+        if self._passing or self._held.lstrip().startswith(self.OPEN[:2]):
+            return ""
+        out, self._held = self._held, ""
+        return out
 
 
 def _int_or_none(value: object) -> int | None:

@@ -16,6 +16,7 @@ from creator_chat.api.common import (
     request_id,
 )
 from creator_chat.api.common import ContainerDep as C
+from creator_chat.api.insights import install_insight_routes
 from creator_chat.api.schemas import (
     ChatIn,
     ChatOut,
@@ -32,6 +33,7 @@ from creator_chat.api.schemas import (
     MessageOut,
     ProfileIn,
     ProfileOut,
+    RateLimitedOut,
     ThreadList,
     ThreadOut,
     TrendingOut,
@@ -40,10 +42,10 @@ from creator_chat.api.schemas import (
 )
 from creator_chat.domain.models import ExportJob, ExportStatus, FanProfile, MessageStatus
 from creator_chat.errors import NotFound
+from creator_chat.usecases import budgets, privacy
 from creator_chat.usecases import chat as chat_uc
 from creator_chat.usecases import creators as creator_uc
 from creator_chat.usecases import exports as exports_uc
-from creator_chat.usecases import privacy
 from creator_chat.usecases import sessions as session_uc
 from creator_chat.usecases import threads as thread_uc
 from creator_chat.usecases.health import deep_health
@@ -135,6 +137,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         )
 
     _chat_routes(app)
+    install_insight_routes(app)
     return app
 
 
@@ -148,7 +151,14 @@ def _chat_routes(app: FastAPI) -> None:
         "/v1/creators/{creator_id}/chat",
         tags=["chat"],
         response_model=ChatOut,
-        responses={202: {"model": ChatOut}, 429: {"description": "hourly quota reached"}},
+        responses={
+            202: {"model": ChatOut},
+            429: {
+                "model": RateLimitedOut,
+                "description": "hourly quota (`quota_exceeded`) or monthly token budget "
+                "(`token_budget_exceeded`) reached; `Retry-After` says when to ask again",
+            },
+        },
     )
     async def chat(
         creator_id: CreatorRef, body: ChatIn, c: C, caller: Caller, request: Request
@@ -162,6 +172,7 @@ def _chat_routes(app: FastAPI) -> None:
             video_id=body.video_id,
             mode=body.mode,
             request_id=request_id(request),
+            filters=body.filters.to_domain() if body.filters else None,
         )
         out = ChatOut(
             status=result.status.value,
@@ -204,14 +215,21 @@ def _chat_routes(app: FastAPI) -> None:
 
     @app.get("/v1/me/usage", tags=["me"], response_model=list[UsageOut])
     async def usage(c: C, caller: Caller) -> list[UsageOut]:
+        """Usage per month, oldest first, the current month always last."""
         return [
             UsageOut(
-                month=u.month,
-                requests=u.requests,
-                input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens,
+                month=m.usage.month,
+                requests=m.usage.requests,
+                input_tokens=m.usage.input_tokens,
+                output_tokens=m.usage.output_tokens,
+                token_budget=m.budget,
+                tokens_used=m.usage.charged_tokens,
+                tokens_reserved=m.usage.reserved_tokens,
+                tokens_left=m.left,
+                reset_epoch=m.reset_epoch,
+                reset_at=budgets.iso_utc(m.reset_epoch),
             )
-            for u in c.users.list_usage(caller.user_id)
+            for m in budgets.monthly_usage(c, caller)
         ]
 
     @app.post("/v1/messages/{message_id}/feedback", tags=["chat"], status_code=204)

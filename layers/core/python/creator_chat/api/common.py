@@ -24,8 +24,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from creator_chat.api.schemas import ErrorOut, GatewayErrorOut
 from creator_chat.container import Container
 from creator_chat.domain.models import Identity, Role, Tier
-from creator_chat.errors import DomainError, QuotaExceeded, Unauthorized
+from creator_chat.errors import DomainError, QuotaExceeded, TokenBudgetExceeded, Unauthorized
 from creator_chat.observability import logger
+from creator_chat.usecases.budgets import iso_utc
 from creator_chat.usecases.creators import resolve_creator_id
 
 
@@ -60,8 +61,8 @@ async def identity(request: Request) -> Identity:
         raise Unauthorized("missing identity") from err
 
 
-def error_body(code: str, message: str, rid: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "request_id": rid}}
+def error_body(code: str, message: str, rid: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "request_id": rid, **details}}
 
 
 # AWS answers these when it is throttling or briefly failing (DynamoDB, S3, SQS alike)
@@ -101,12 +102,25 @@ def aws_unavailable(exc: BaseException) -> str | None:
     return None
 
 
+def token_budget_details(exc: TokenBudgetExceeded) -> dict[str, Any]:
+    """What a 429 ``token_budget_exceeded`` body adds to ``error`` (``BudgetErrorDetail``)."""
+    return {
+        "token_budget": exc.limit,
+        "tokens_used": exc.used,
+        "tokens_reserved": exc.reserved,
+        "tokens_left": max(0, exc.limit - exc.used - exc.reserved),
+        "reset_epoch": exc.reset_epoch,
+        "reset_at": iso_utc(exc.reset_epoch),
+    }
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """One place maps errors to HTTP: domain errors, validation, and real faults."""
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers: dict[str, str] = {}
+        details: dict[str, Any] = {}
         if isinstance(exc, QuotaExceeded):
             headers = {
                 "Retry-After": str(exc.retry_after_s),
@@ -114,8 +128,12 @@ def install_error_handlers(app: FastAPI) -> None:
                 "X-RateLimit-Remaining": "0",
                 "X-RateLimit-Reset": str(exc.reset_epoch),
             }
+        elif isinstance(exc, TokenBudgetExceeded):
+            # the X-RateLimit-* headers stay the hourly quota's: the budget is in the body
+            headers = {"Retry-After": str(exc.retry_after_s)}
+            details = token_budget_details(exc)
         return JSONResponse(
-            error_body(exc.code, exc.message, request_id(request)),
+            error_body(exc.code, exc.message, request_id(request), **details),
             status_code=exc.status,
             headers=headers,
         )

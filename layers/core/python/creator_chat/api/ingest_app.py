@@ -19,7 +19,7 @@ from creator_chat.api.common import (
     install_edge,
     request_id,
 )
-from creator_chat.api.schemas import Strict
+from creator_chat.api.schemas import FiltersIn, Strict, Tags
 from creator_chat.domain.models import Document, DocumentKind, SearchHit
 from creator_chat.usecases import ingest as uc
 
@@ -41,6 +41,10 @@ class DocumentIn(Strict):
     upload: bool = Field(False, strict=True)
     size_bytes: int | None = Field(None, ge=1, strict=True)
     content_type: str = Field("application/octet-stream", max_length=200)
+    # labels for filtering (a playlist, a course module), copied onto every chunk; omitted:
+    # the document keeps the tags it has, [] clears them. The same content with other tags
+    # is indexed again with them (202), with the same tags it is a no-op (200).
+    tags: Tags | None = None
 
     @field_validator("source_url")
     @classmethod
@@ -72,6 +76,7 @@ class DocumentOut(BaseModel):
     kind: str
     source_url: str
     video_id: str | None
+    tags: list[str]
     status: Literal["queued", "processing", "done", "failed"]
     failure_reason: str | None
     chunk_count: int
@@ -88,6 +93,7 @@ class DocumentOut(BaseModel):
             kind=d.kind.value,
             source_url=d.source_url,
             video_id=d.video_id,
+            tags=list(d.tags),
             status=d.status.value,
             failure_reason=d.failure_reason,
             chunk_count=d.chunk_count,
@@ -118,6 +124,8 @@ class SearchIn(Strict):
     query: str = Field(min_length=1, max_length=2000)
     top_k: int = Field(5, ge=1, le=50, strict=True)
     video_id: str | None = Field(None, max_length=64)
+    # only chunks matching these (and ``video_id``, when given too)
+    filters: FiltersIn | None = None
     # hits the assistant would not answer from (under the gate) are left out unless asked for
     include_below_gate: bool = Field(False, strict=True)
 
@@ -131,6 +139,9 @@ class SearchResult(BaseModel):
     score: float
     title: str
     source_url: str
+    kind: str
+    video_id: str | None
+    tags: list[str]
     start_s: float | None
     end_s: float | None
     page: int | None
@@ -147,6 +158,9 @@ class SearchResult(BaseModel):
             score=round(hit.score, 4),
             title=c.title,
             source_url=c.source_url,
+            kind=c.kind,
+            video_id=c.video_id,
+            tags=list(c.tags),
             start_s=c.start_s,
             end_s=c.end_s,
             page=c.page,
@@ -199,6 +213,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
                 size_bytes=body.size_bytes or 0,
                 source_url=body.source_url,
                 video_id=body.video_id,
+                tags=body.tags,
                 content_type=body.content_type,
                 request_id=rid,
             )
@@ -220,6 +235,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
             content=(body.content or "").encode("utf-8"),
             source_url=body.source_url,
             video_id=body.video_id,
+            tags=body.tags,
             request_id=rid,
         )
         out = SubmittedOut(document=DocumentOut.of(submitted.document), created=submitted.created)
@@ -269,6 +285,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
             body.query,
             top_k=body.top_k,
             video_id=body.video_id,
+            filters=body.filters.to_domain() if body.filters else None,
             request_id=request_id(request),
         )
         return SearchOut(

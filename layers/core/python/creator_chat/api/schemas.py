@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from creator_chat.domain.models import Citation, Creator, Message, Thread
+from creator_chat.domain.models import (
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+    Citation,
+    Creator,
+    DocumentKind,
+    Message,
+    SearchFilters,
+    Thread,
+    clean_tags,
+)
 
 # An unpaired surrogate cannot be encoded as UTF-8: it would fail deep in a store or a hash,
 # as a 500. Control characters (C0 but tab, newline and carriage return; DEL; C1; NUL
@@ -47,6 +57,24 @@ class ErrorOut(BaseModel):
     """Every error the API answers itself."""
 
     error: ErrorDetail
+
+
+class RateLimitedDetail(ErrorDetail):
+    """``quota_exceeded`` (the hourly limit: see the ``X-RateLimit-*`` headers) or
+    ``token_budget_exceeded`` (the monthly token budget, with the fields below)."""
+
+    token_budget: int | None = None
+    tokens_used: int | None = None
+    tokens_reserved: int | None = None
+    tokens_left: int | None = None
+    reset_epoch: int | None = None
+    reset_at: str | None = None
+
+
+class RateLimitedOut(BaseModel):
+    """A 429: retry after ``Retry-After`` seconds."""
+
+    error: RateLimitedDetail
 
 
 class GatewayErrorOut(BaseModel):
@@ -193,11 +221,42 @@ class DeepHealth(BaseModel):
     dependencies: list[DependencyHealth]
 
 
+# A document's tags, and a filter's: each 1..64 characters once trimmed, no control
+# characters, at most 20 (duplicates dropped), 1,280 bytes of UTF-8 in all (``clean_tags``,
+# whose ValueError is the 422's message). The bounds here only cap the work before it.
+Tags = Annotated[
+    list[Annotated[str, Field(max_length=4 * MAX_TAG_CHARS)]],
+    Field(max_length=4 * MAX_TAGS),
+    AfterValidator(clean_tags),
+]
+VideoId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class FiltersIn(Strict):
+    """Narrows a search or a chat to chunks matching every facet given: its video is one of
+    ``video_ids``, its document's ``kind`` one of ``kinds``, and it has any of ``tags``. An
+    empty (or missing) facet does not restrict; nothing outside the creator is reachable."""
+
+    video_ids: list[VideoId] = Field(default_factory=list, max_length=50)
+    kinds: list[DocumentKind] = Field(default_factory=list, max_length=len(DocumentKind))
+    tags: Tags = Field(default_factory=list)
+
+    def to_domain(self) -> SearchFilters | None:
+        filters = SearchFilters(
+            video_ids=tuple(self.video_ids),
+            kinds=tuple(k.value for k in self.kinds),
+            tags=tuple(self.tags),
+        )
+        return filters or None
+
+
 class ChatIn(Strict):
     message: str = Field(min_length=1, max_length=4000)
     thread_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     video_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     mode: Literal["sync", "async"] = "sync"
+    # restricts the sources of this answer (not the thread's later turns)
+    filters: FiltersIn | None = None
 
 
 class ChatOut(BaseModel):
@@ -240,10 +299,19 @@ class TrendingOut(BaseModel):
 
 
 class UsageOut(BaseModel):
+    """A month of the caller's usage (UTC calendar month) and its token budget."""
+
     month: str
     requests: int
     input_tokens: int
     output_tokens: int
+    # the budget (the caller's tier's, as of now) and what was counted against it
+    token_budget: int
+    tokens_used: int = Field(description="charged to the budget by answers settled")
+    tokens_reserved: int = Field(description="held by answers being generated right now")
+    tokens_left: int = Field(description="token_budget - tokens_used - tokens_reserved")
+    reset_epoch: int = Field(description="when the budget resets: the next month's start")
+    reset_at: str = Field(description="reset_epoch as ISO-8601 UTC")
 
 
 class ExportOut(BaseModel):

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from creator_chat.content.parsers import ParsedDocument, Segment
@@ -71,11 +71,13 @@ def chunk_document(
     title: str,
     source_url: str,
     video_id: str | None = None,
+    tags: Sequence[str] = (),
     max_tokens: int = 220,
     overlap_tokens: int = 40,
     window_s: tuple[float, float] = (30, 90),
 ) -> list[Chunk]:
-    """Split a parsed document into chunks (never empty, ids deterministic)."""
+    """Split a parsed document into chunks (never empty, ids deterministic), each carrying
+    the document's ``video_id`` and ``tags``."""
     if max_tokens < 8:
         raise ValueError("max_tokens must be at least 8")
     if not 0 <= overlap_tokens < max_tokens:
@@ -114,6 +116,7 @@ def chunk_document(
                 video_id=video_id,
                 cue_offsets=piece.cue_offsets,
                 cue_starts=piece.cue_starts,
+                tags=tuple(tags),
             )
         )
     return chunks

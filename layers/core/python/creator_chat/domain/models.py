@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -144,6 +146,39 @@ class Document:
     chunk_count: int = 0
     failure_reason: str | None = None
     size_bytes: int = 0
+    # the creator's labels (a playlist, a course module), copied onto every chunk: what a
+    # search's ``SearchFilters.tags`` matches (``clean_tags`` says what a tag may be)
+    tags: list[str] = field(default_factory=list)
+
+
+MAX_TAGS = 20
+MAX_TAG_CHARS = 64
+# 20 ASCII tags of 64 characters; what every vector index can hold next to a chunk's other
+# filterable fields (S3 Vectors allows 2 KB of filterable metadata per vector)
+MAX_TAG_BYTES = MAX_TAGS * MAX_TAG_CHARS
+_TAG_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def clean_tags(values: Iterable[str]) -> list[str]:
+    """A document's tags as stored: each trimmed, 1..64 characters without control
+    characters, duplicates dropped (first one kept), at most 20 and 1,280 bytes of UTF-8 in
+    all; raises ``ValueError`` saying what is wrong. Tags match exactly (case-sensitive)."""
+    out: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise ValueError("a tag is a string")
+        tag = value.strip()
+        if not 1 <= len(tag) <= MAX_TAG_CHARS:
+            raise ValueError(f"a tag is 1 to {MAX_TAG_CHARS} characters (after trimming)")
+        if _TAG_CONTROL.search(tag):
+            raise ValueError("a tag may not hold control characters")
+        if tag not in out:
+            out.append(tag)
+    if len(out) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    if sum(len(t.encode()) for t in out) > MAX_TAG_BYTES:
+        raise ValueError(f"the tags take more than {MAX_TAG_BYTES} bytes of UTF-8 in all")
+    return out
 
 
 @dataclass(frozen=True)
@@ -167,6 +202,7 @@ class Chunk:
     # citation opens the video where the supporting sentence is said (not at the chunk start)
     cue_offsets: tuple[int, ...] | None = None
     cue_starts: tuple[float, ...] | None = None
+    tags: tuple[str, ...] = ()  # the document's tags (``Document.tags``)
 
     def __post_init__(self) -> None:
         # stored as JSON lists: kept as tuples, so a chunk stays hashable
@@ -174,6 +210,61 @@ class Chunk:
             value = getattr(self, name)
             if value is not None and not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple(value))
+        if not isinstance(self.tags, tuple):
+            object.__setattr__(self, "tags", tuple(self.tags or ()))
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What a search may return, beyond its creator: a chunk matches when its video is one of
+    ``video_ids``, its document's kind one of ``kinds`` (``DocumentKind`` values) and it has
+    any of ``tags``; the facets are AND-ed, an empty facet does not restrict. Each facet is
+    kept sorted and without duplicates, so equal filters are equal values (cache keys, job
+    bodies). A filter only ever narrows one creator's chunks: it never names a creator."""
+
+    video_ids: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("video_ids", "kinds", "tags"):
+            values = getattr(self, name) or ()
+            if isinstance(values, str):
+                raise TypeError(f"{name} is a sequence of strings, not a string")
+            object.__setattr__(self, name, tuple(sorted({str(v) for v in values})))
+        unknown = set(self.kinds) - {k.value for k in DocumentKind}
+        if unknown:
+            raise ValueError(f"unknown document kind: {', '.join(sorted(unknown))}")
+
+    def __bool__(self) -> bool:
+        return bool(self.video_ids or self.kinds or self.tags)
+
+    def matches(self, chunk: Chunk) -> bool:
+        return (
+            (not self.video_ids or chunk.video_id in self.video_ids)
+            and (not self.kinds or chunk.kind in self.kinds)
+            and (not self.tags or any(t in self.tags for t in chunk.tags))
+        )
+
+    def to_json(self) -> dict[str, list[str]]:
+        """Only the facets set, each sorted: the canonical form (``from_json`` reads it)."""
+        return {
+            name: list(getattr(self, name))
+            for name in ("video_ids", "kinds", "tags")
+            if getattr(self, name)
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> SearchFilters | None:
+        """The filters of ``to_json`` (a queued chat's job); ``None`` for none or empty."""
+        if not data:
+            return None
+        filters = cls(
+            video_ids=tuple(data.get("video_ids") or ()),
+            kinds=tuple(data.get("kinds") or ()),
+            tags=tuple(data.get("tags") or ()),
+        )
+        return filters or None
 
 
 @dataclass(frozen=True)
@@ -184,12 +275,85 @@ class SearchHit:
 
 
 @dataclass
+class Connection:
+    """An open WebSocket connection (streamed answers): who opened it, under which session.
+    Kept until the socket closes, at most ``expires_at`` (API Gateway closes a WebSocket
+    after 2 hours)."""
+
+    connection_id: str
+    user_id: str
+    session_id: str
+    role: str
+    tier: str
+    connected_at: int
+    expires_at: int
+    creator_id: str | None = None
+
+
+@dataclass
 class Usage:
     user_id: str
     month: str  # YYYY-MM
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    # the month's token budget: tokens of settled answers counted against it (their input +
+    # output, each capped at what the answer had reserved), and tokens reserved by answers
+    # still being generated (see ``TokenHold``)
+    charged_tokens: int = 0
+    reserved_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class TokenHold:
+    """Tokens of a user's monthly budget reserved for one answer until it is settled (its
+    actual tokens charged, the rest given back) or released (nothing generated). A hold that
+    nobody settled by ``expires_at`` (its process died) is given back by the next refused
+    reservation of that user and month."""
+
+    user_id: str
+    month: str  # YYYY-MM: the budget it was taken from, wherever the answer is settled
+    hold_id: str
+    tokens: int
+    expires_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        """For a queued answer's job body (``from_json`` reads it back in the worker)."""
+        return {
+            "user_id": self.user_id,
+            "month": self.month,
+            "hold_id": self.hold_id,
+            "tokens": self.tokens,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> TokenHold | None:
+        if not data:
+            return None
+        return cls(
+            user_id=str(data["user_id"]),
+            month=str(data["month"]),
+            hold_id=str(data["hold_id"]),
+            tokens=int(data["tokens"]),
+            expires_at=int(data["expires_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class BudgetDecision:
+    """A reservation's outcome: ``hold`` when admitted; either way the month's counters as
+    they stand after it (``used`` = charged tokens, ``reserved`` = held in flight)."""
+
+    allowed: bool
+    budget: int
+    used: int
+    reserved: int
+    hold: TokenHold | None = None
+
+    @property
+    def left(self) -> int:
+        return max(0, self.budget - self.used - self.reserved)
 
 
 @dataclass

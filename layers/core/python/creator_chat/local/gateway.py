@@ -27,7 +27,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from creator_chat.local.logs import log_request
-from creator_chat.resources import Route
+from creator_chat.local.websockets import LocalConnections, WebSocketEndpoint
+from creator_chat.resources import Route, WebSocketRoute
 
 Handler = Callable[[dict[str, Any], Any], Any]
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's request payload limit
@@ -270,6 +271,8 @@ class LocalGateway:
         max_concurrency: int = 64,
         static: StaticHook | None = None,
         local_routes: Mapping[tuple[str, str], LocalRoute] | None = None,
+        websocket_routes: list[WebSocketRoute] | None = None,
+        websocket_path: str = "/v1/stream",
     ) -> None:
         self._routes = routes
         self._functions = functions
@@ -285,6 +288,15 @@ class LocalGateway:
         self._pool = ThreadPoolExecutor(
             max_concurrency, thread_name_prefix="lambda", initializer=_thread_event_loop
         )
+        # the WebSocket API (streamed answers) at one path; its handlers post to the
+        # connections through ``connections`` (the container's ``connection_sender``)
+        self.connections = LocalConnections()
+        self._websocket = (
+            WebSocketEndpoint(websocket_routes, functions, authorizer, self._pool, self.connections)
+            if websocket_routes
+            else None
+        )
+        self.websocket_path = websocket_path
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -343,6 +355,14 @@ class LocalGateway:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            if self._websocket is not None and scope["path"] == self.websocket_path:
+                await self._websocket(scope, receive, send)
+            else:
+                await receive()  # websocket.connect
+                await send({"type": "websocket.close", "code": 1008})  # → 403 handshake
+                log_request("GET", _bounded(scope["path"]), "-", 403, time.perf_counter(), "-")
+            return
         if scope["type"] != "http":
             return
         started = time.perf_counter()

@@ -237,22 +237,29 @@ class LocalRuntime:
             list(self.declaration.routes),
             {name: f for name, f in self.functions.items()},
             self.functions[self.declaration.authorizer_function],
-            static=StaticSite(dev_sign_in=self.dev_sign_in),
+            static=StaticSite(
+                dev_sign_in=self.dev_sign_in,
+                max_upload_bytes=container.settings.max_document_bytes,
+            ),
             local_routes=local_routes,
             max_concurrency=int(os.environ.get("CREATOR_CHAT_GATEWAY_THREADS", "64")),
+            websocket_routes=list(self.declaration.websocket_routes),
         )
+        # the stream function posts to the gateway's sockets, as to API Gateway's in AWS
+        container.overrides["connection_sender"] = self.gateway.connections
         self._start_http()
         logger.info("local runtime started", extra={"url": self.url, "mode": self.mode})
         return self
 
     def _dev_sign_in_routes(self, settings: Settings) -> dict[tuple[str, str], LocalRoute]:
         """The web client's dev sign-in (local and test only, never deployed). It hands out
-        any fan's account, so it is on only when the server listens on loopback alone and is
+        any fan's account and any creator's (the dashboard's creator choice, which may also
+        create a creator), so it is on only when the server listens on loopback alone and is
         not published elsewhere (``CREATOR_CHAT_PUBLIC_URL``): what decides is the bind
         address, not a request's source address (behind a proxy every request comes from
         127.0.0.1). ``--allow-dev-sign-in`` / ``CREATOR_CHAT_DEV_SIGN_IN=1`` turn it on
         anyway; otherwise the route answers 403 with the way to turn it on."""
-        routes = dev_routes(settings)
+        routes = dev_routes(settings, creators=self.container.creators, clock=self.container.clock)
         if not routes:
             return routes
         local_only = is_loopback(self.host) and is_loopback(urlsplit(settings.public_url).hostname)
@@ -262,7 +269,7 @@ class LocalRuntime:
             if self.dev_sign_in_exposed:
                 logger.warning(
                     "dev sign-in is on for a server reachable from other hosts: anyone who "
-                    "reaches it can sign in as any fan",
+                    "reaches it can sign in as any fan or creator",
                     extra={"host": self.host, "public_url": settings.public_url},
                 )
             return routes
@@ -372,6 +379,7 @@ class LocalRuntime:
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
+            ws="websockets-sansio",  # /v1/stream (streamed answers)
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)

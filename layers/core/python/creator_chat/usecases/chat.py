@@ -12,7 +12,7 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,8 +34,10 @@ from creator_chat.domain.models import (
     MessageStatus,
     QuotaDecision,
     Role,
+    SearchFilters,
     SearchHit,
     Thread,
+    TokenHold,
 )
 from creator_chat.errors import (
     DependencyUnavailable,
@@ -63,6 +65,8 @@ from creator_chat.ports import (
     VectorIndex,
 )
 from creator_chat.prompting import NOT_FOUND_ANSWER, build_system_prompt, fit_to_budget
+from creator_chat.streaming import CitationStream, relay
+from creator_chat.usecases import budgets, insights
 from creator_chat.usecases.threads import Auditor, own_thread
 
 if TYPE_CHECKING:
@@ -75,9 +79,9 @@ VIDEO_CONTEXT_CHUNKS = 2
 SNIPPET_CHARS = 240
 
 
-class ChatDeps(Protocol):
+class ChatDeps(insights.InsightsDeps, Protocol):
     """What the chat use cases need. The container provides it, building each adapter on
-    first use (feedback never loads the embedding model)."""
+    first use (feedback loads the embedding model only to group a question rated down)."""
 
     @property
     def settings(self) -> Settings: ...
@@ -126,6 +130,8 @@ class ChatResult:
     quota: QuotaDecision | None = None
     failure_reason: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # the tokens this answer holds in the user's monthly budget until it settles
+    hold: TokenHold | None = field(default=None, repr=False)
 
 
 REWRITE_CONTEXT_QUESTIONS = 3  # the earlier questions a follow-up's rewrite sees
@@ -185,8 +191,20 @@ def _cache_set_json(cache: Cache, key: str, value: Any, ttl_s: int) -> None:
     cache.set(key, json.dumps(value, separators=(",", ":")).encode(), ttl_s=ttl_s)
 
 
-def _context_key(creator: Creator, question: str, video_id: str | None) -> str:
-    digest = hashlib.sha256(f"{cache_question(question)}\0{video_id or ''}".encode()).hexdigest()
+def _filters_part(filters: SearchFilters | None) -> str:
+    """The filters in a cache key: nothing without filters (those keys stay as they were),
+    else their canonical JSON, so only the same filters ever share an entry."""
+    if not filters:
+        return ""
+    return "\0f" + json.dumps(filters.to_json(), sort_keys=True, separators=(",", ":"))
+
+
+def _context_key(
+    creator: Creator, question: str, video_id: str | None, filters: SearchFilters | None = None
+) -> str:
+    digest = hashlib.sha256(
+        f"{cache_question(question)}\0{video_id or ''}{_filters_part(filters)}".encode()
+    ).hexdigest()
     return f"ctx2:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
 
 
@@ -196,11 +214,13 @@ def _response_key(
     video_id: str | None,
     profile: FanProfile | None,
     model_id: str = "",
+    filters: SearchFilters | None = None,
 ) -> str:
     # the model is part of the key: switching generators never serves the other one's answers
     profile_part = json.dumps(asdict(profile), sort_keys=True) if profile else ""
     digest = hashlib.sha256(
-        f"{cache_question(question)}\0{video_id or ''}\0{profile_part}\0{model_id}".encode()
+        f"{cache_question(question)}\0{video_id or ''}\0{profile_part}\0{model_id}"
+        f"{_filters_part(filters)}".encode()
     ).hexdigest()
     return f"resp:{creator.creator_id}:v{creator.content_version}:{digest[:32]}"
 
@@ -215,18 +235,24 @@ def _hits_from_json(data: list[dict[str, Any]]) -> list[SearchHit]:
 
 # --------------------------------------------------------------------------- retrieval
 def retrieve_sources(
-    deps: ChatDeps, creator: Creator, question: str, video_id: str | None, timings: dict[str, float]
+    deps: ChatDeps,
+    creator: Creator,
+    question: str,
+    video_id: str | None,
+    timings: dict[str, float],
+    *,
+    filters: SearchFilters | None = None,
 ) -> list[Chunk]:
     """Top-k chunks of this creator that pass the answerability gate (context-cached);
-    with ``video_id``, that video's first."""
-    key = _context_key(creator, question, video_id)
+    with ``video_id``, that video's first; with ``filters``, only chunks matching them."""
+    key = _context_key(creator, question, video_id, filters)
     with _timed(timings, "context_cache"):
         cached = _cache_get_json(deps.cache, key)
     if cached is not None:
         count("ContextCacheHit")
         hits = _hits_from_json(cached)
     else:
-        hits = search_gated(deps, creator.creator_id, question, video_id, timings)
+        hits = search_gated(deps, creator.creator_id, question, video_id, timings, filters=filters)
         with _timed(timings, "context_cache"):
             _cache_set_json(deps.cache, key, _hits_to_json(hits), CONTEXT_TTL_S)
     return [h.chunk for h in hits]
@@ -238,6 +264,8 @@ def search_gated(
     question: str,
     video_id: str | None,
     timings: dict[str, float] | None = None,
+    *,
+    filters: SearchFilters | None = None,
 ) -> list[SearchHit]:
     """The hits the assistant would answer from: the gate on the cosine and on exact rare
     terms (``retrieval.passes_gate``), in the reranker's order when there is one (from
@@ -258,7 +286,8 @@ def search_gated(
     reranker = deps.reranker
     wide = max(top_k, deps.settings.rerank_candidates) if reranker is not None else top_k
     with _timed(timings, "search"):
-        hits = _own(deps.index.search(creator_id, vectors[0], question, top_k=wide), creator_id)
+        hits = deps.index.search(creator_id, vectors[0], question, top_k=wide, filters=filters)
+        hits = _own(hits, creator_id, filters)
         hits = retrieval.gate(hits, question, floor)
     if reranker is not None and hits:
         with _timed(timings, "rerank"):
@@ -266,16 +295,23 @@ def search_gated(
     if video_id:
         with _timed(timings, "search"):
             watched = deps.index.search(
-                creator_id, vectors[-1], in_video, top_k=top_k, video_id=video_id
+                creator_id, vectors[-1], in_video, top_k=top_k, video_id=video_id, filters=filters
             )
-        watched = retrieval.gate(_own(watched, creator_id), in_video, floor)
+        watched = retrieval.gate(_own(watched, creator_id, filters), in_video, floor)
         hits = retrieval.prefer_video(hits, watched, top_k)
     return hits
 
 
-def _own(hits: list[SearchHit], creator_id: str) -> list[SearchHit]:
-    """Tenancy guard: an index bug must never put another creator's text in an answer."""
-    return [h for h in hits if h.chunk.creator_id == creator_id]
+def _own(
+    hits: list[SearchHit], creator_id: str, filters: SearchFilters | None = None
+) -> list[SearchHit]:
+    """Tenancy guard: an index bug must never put another creator's text in an answer (nor,
+    with ``filters``, a chunk outside them)."""
+    return [
+        h
+        for h in hits
+        if h.chunk.creator_id == creator_id and (filters is None or filters.matches(h.chunk))
+    ]
 
 
 def _reranked(
@@ -316,9 +352,15 @@ def _standalone(deps: ChatDeps, question: str, earlier: list[str]) -> str:
 
 
 def _video_context(
-    deps: ChatDeps, creator: Creator, thread: Thread, video_id: str | None, sources: list[Chunk]
+    deps: ChatDeps,
+    creator: Creator,
+    thread: Thread,
+    video_id: str | None,
+    sources: list[Chunk],
+    filters: SearchFilters | None = None,
 ) -> list[Chunk]:
-    """When the fan moved to another video, that video's opening chunks join the sources."""
+    """When the fan moved to another video, that video's opening chunks join the sources
+    (those matching ``filters``: a filtered answer cites nothing outside them)."""
     if not video_id or video_id == thread.last_video_id:
         return sources
     deps.threads.set_last_video(thread.thread_id, video_id)
@@ -330,19 +372,29 @@ def _video_context(
         for c in deps.index.chunks_for_video(
             creator.creator_id, video_id, limit=VIDEO_CONTEXT_CHUNKS
         )
-        if c.creator_id == creator.creator_id and c.chunk_id not in {s.chunk_id for s in sources}
+        if c.creator_id == creator.creator_id
+        and c.chunk_id not in {s.chunk_id for s in sources}
+        and (filters is None or filters.matches(c))
     ]
     return sources + extra
 
 
 def make_citations(
-    generation: Generation, sources: Sequence[Chunk], question: str = ""
+    generation: Generation,
+    sources: Sequence[Chunk],
+    question: str = "",
+    *,
+    order: Mapping[int, int] | None = None,
 ) -> list[Citation]:
     """The answer's citations, numbered 1..n in the order they first appear (the markers in
     ``generation.text`` are renumbered to match), each linking to the second where its
-    supporting sentence starts in a video."""
-    valid = sorted({n for n in generation.cited if 1 <= n <= len(sources)})
-    text, order = retrieval.renumber(generation.text, valid)
+    supporting sentence starts in a video. A streamed answer was renumbered as it was
+    written (:class:`creator_chat.streaming.CitationStream`): its ``order`` is passed in."""
+    if order is None:
+        valid = sorted({n for n in generation.cited if 1 <= n <= len(sources)})
+        text, order = retrieval.renumber(generation.text, valid)
+    else:
+        text = generation.text
     out: list[Citation] = []
     for old, new in sorted(order.items(), key=lambda kv: kv[1]):
         chunk = sources[old - 1]
@@ -414,8 +466,15 @@ def ask(
     video_id: str | None = None,
     mode: str = "sync",
     request_id: str = "",
+    on_delta: Callable[[str], None] | None = None,
+    filters: SearchFilters | None = None,
 ) -> ChatResult:
-    """Answer one question (or queue it) and persist the question and the answer."""
+    """Answer one question (or queue it) and persist the question and the answer.
+
+    With ``on_delta`` the answer is streamed: its text goes to ``on_delta`` piece by piece as
+    it is written (citation markers already checked and renumbered; the pieces joined are
+    the answer stored), after the question is stored and before the answer is; a cached
+    answer comes as one piece. Nothing is passed when the answer is queued instead."""
     question = text.strip()
     if not question:
         raise InvalidInput("message is empty")
@@ -426,9 +485,23 @@ def ask(
         creator = _active_creator(deps, creator_id)
     with _timed(timings, "quota"):
         quota = check_quota(deps, caller)
+        budget = budgets.reserve(deps, caller)
+    # an exhausted budget still gets what costs nothing: a cached reply (which only the
+    # first question of a new thread, asked synchronously, can have)
+    if budget.hold is None and not (
+        thread_id is None
+        and mode == "sync"
+        and _has_cached_reply(deps, caller, creator, question, video_id, filters)
+    ):
+        raise budgets.exceeded(deps, caller, budget)
+    hold = budget.hold
     # The question, its thread and the trending count commit together (one transaction in
     # the embedded database, where each commit is most of a write's cost).
-    with _timed(timings, "thread"), deps.unit_of_work():
+    with (
+        budgets.released_on_error(deps, hold),
+        _timed(timings, "thread"),
+        deps.unit_of_work(),
+    ):
         thread = _thread_for(deps, caller, creator, thread_id, question, request_id)
         first_turn = thread.message_count == 0
         history = (
@@ -465,11 +538,30 @@ def ask(
             video_id,
             mode,
             timings,
+            on_delta,
+            filters=filters,
+            hold=hold,
         )
     except Exception:
         # the question is stored: never leave it without an answer or a reason
         _record_unanswered(deps, caller, thread, user_msg)
+        budgets.release(deps, hold)  # a no-op once settled
         raise
+
+
+def _has_cached_reply(
+    deps: ChatDeps,
+    caller: Identity,
+    creator: Creator,
+    question: str,
+    video_id: str | None,
+    filters: SearchFilters | None,
+) -> bool:
+    """Whether the response cache holds the answer ``_answer`` would serve to this first
+    question of a new thread."""
+    profile = deps.users.get_profile(caller.user_id)
+    key = _response_key(creator, question, video_id, profile, deps.generator.model_id, filters)
+    return deps.cache.get(key) is not None
 
 
 def _record_unanswered(deps: ChatDeps, caller: Identity, thread: Thread, question: Message) -> None:
@@ -506,8 +598,14 @@ def _answer(
     video_id: str | None,
     mode: str,
     timings: dict[str, float],
+    on_delta: Callable[[str], None] | None = None,
+    *,
+    filters: SearchFilters | None = None,
+    hold: TokenHold | None = None,
 ) -> ChatResult:
     question = user_msg.content
+    since = insights.started(timings)  # the answer time, for the creator's analytics
+    fan = insights.fan_id(caller, creator.creator_id)
     profile = deps.users.get_profile(caller.user_id)
     answer_id = sortable_id(deps.clock.now())
     result = ChatResult(
@@ -517,15 +615,20 @@ def _answer(
         user_msg.message_id,
         quota=quota,
         timings_ms=timings,
+        hold=hold,
     )
 
-    response_key = _response_key(creator, question, video_id, profile, deps.generator.model_id)
+    response_key = _response_key(
+        creator, question, video_id, profile, deps.generator.model_id, filters
+    )
     if first_turn and mode == "sync":
         with _timed(timings, "response_cache"):
             cached = _cache_get_json(deps.cache, response_key)
         if cached is not None:
             count("ResponseCacheHit")
             citations = [Citation(**c) for c in cached["citations"]]
+            if on_delta is not None:
+                on_delta(cached["answer"])  # a cached answer streams at once
             _finish(
                 deps,
                 caller,
@@ -537,26 +640,43 @@ def _answer(
             )
             result.cached = True
             count("ChatAnswered")
+            insights.record_answer(
+                deps, user_msg, cached["answer"], fan=fan, cached=True, since=since
+            )
             return result
+    if hold is None:  # admitted for a cached reply that has gone meanwhile: no budget room
+        raise budgets.exceeded(deps, caller)
 
     if mode == "async" or not deps.generator_breaker.allow():
-        _queue(deps, caller, thread, result, reason="async" if mode == "async" else "breaker_open")
+        reason = "async" if mode == "async" else "breaker_open"
+        _queue(deps, caller, thread, result, reason=reason, filters=filters)
         return result
     try:
+        order: dict[int, int] | None = {} if on_delta is not None else None
         generation, sources = _generate(
-            deps, creator, thread, profile, history, question, video_id, timings
+            deps,
+            creator,
+            thread,
+            profile,
+            history,
+            question,
+            video_id,
+            timings,
+            on_delta,
+            order,
+            filters=filters,
         )
     except RetrievalUnavailable:
         count("RetrievalUnavailable")
-        _queue(deps, caller, thread, result, reason="retrieval_unavailable")
+        _queue(deps, caller, thread, result, reason="retrieval_unavailable", filters=filters)
         return result
     except DependencyUnavailable:
         deps.generator_breaker.record_failure()
         count("GeneratorThrottled")
-        _queue(deps, caller, thread, result, reason="generator_unavailable")
+        _queue(deps, caller, thread, result, reason="generator_unavailable", filters=filters)
         return result
     deps.generator_breaker.record_success()
-    citations = make_citations(generation, sources, question)
+    citations = make_citations(generation, sources, question, order=order)
     _finish(deps, caller, thread, result, generation.text, citations, generation)
     if first_turn:
         _cache_set_json(
@@ -566,6 +686,7 @@ def _answer(
             RESPONSE_TTL_S,
         )
     count("ChatAnswered")
+    insights.record_answer(deps, user_msg, generation.text, fan=fan, history=history, since=since)
     return result
 
 
@@ -578,7 +699,13 @@ def _generate(
     question: str,
     video_id: str | None,
     timings: dict[str, float],
+    on_delta: Callable[[str], None] | None = None,
+    order: dict[int, int] | None = None,
+    *,
+    filters: SearchFilters | None = None,
 ) -> tuple[Generation, list[Chunk]]:
+    """The answer and the sources it was given. With ``on_delta`` it is streamed through a
+    :class:`CitationStream`, whose renumbering lands in ``order`` (the text is final)."""
     # A follow-up is retrieved — and answered — as the question it stands for (the cache
     # keys follow it).
     earlier = [m.content for m in history if m.role == "user" and m.content]
@@ -588,8 +715,8 @@ def _generate(
     # (a deterministic rewrite only finds the sources: the generator answers the fan's own
     # words, with the history — the extractive one falls back to the rewrite by itself)
     try:
-        sources = retrieve_sources(deps, creator, query, video_id, timings)
-        sources = _video_context(deps, creator, thread, video_id, sources)
+        sources = retrieve_sources(deps, creator, query, video_id, timings, filters=filters)
+        sources = _video_context(deps, creator, thread, video_id, sources, filters)
     except RetrievalUnavailable:
         raise
     except DependencyUnavailable as exc:
@@ -597,6 +724,8 @@ def _generate(
         raise RetrievalUnavailable(str(exc)) from exc
     if not sources:
         count("AnswerNotFound")
+        if on_delta is not None:
+            on_delta(NOT_FOUND_ANSWER)
         return Generation(NOT_FOUND_ANSWER, model_id="none"), []
     if video_id and retrieval.looks_dependent(question):
         # "How much do I put in?" on the sealant video is answered as a question about it
@@ -607,16 +736,57 @@ def _generate(
         system, history, sources, question, deps.settings.prompt_token_budget
     )
     with _timed(timings, "generate"):
-        generation = deps.generator.generate(
-            system=system,
-            history=turns,
-            question=question,
-            sources=kept,
-            max_tokens=deps.settings.answer_max_tokens,
-        )
+        if on_delta is None:
+            generation = deps.generator.generate(
+                system=system,
+                history=turns,
+                question=question,
+                sources=kept,
+                max_tokens=deps.settings.answer_max_tokens,
+            )
+        else:
+            generation, streamed = _stream(
+                deps.generator, on_delta, system, turns, question, kept, deps.settings
+            )
+            if order is not None:
+                order.update(streamed)
     count("GeneratorInputTokens", generation.input_tokens)
     count("GeneratorOutputTokens", generation.output_tokens)
     return generation, kept
+
+
+def _stream(
+    generator: Generator,
+    on_delta: Callable[[str], None],
+    system: str,
+    turns: list[dict[str, str]],
+    question: str,
+    sources: list[Chunk],
+    settings: Settings,
+) -> tuple[Generation, dict[int, int]]:
+    """Generate with the text passed on as it is written: a generator that can stream
+    (``generate_stream``) sends its pieces; one that cannot sends its answer whole."""
+    stream = CitationStream(len(sources))
+    take = relay(stream, on_delta)
+    streaming = getattr(generator, "generate_stream", None)
+    request: dict[str, Any] = {
+        "system": system,
+        "history": turns,
+        "question": question,
+        "sources": sources,
+        "max_tokens": settings.answer_max_tokens,
+    }
+    if streaming is not None:
+        generation: Generation = streaming(**request, on_delta=take)
+    else:
+        generation = generator.generate(**request)
+        take(generation.text)
+    tail = stream.finish()
+    if tail:
+        on_delta(tail)
+    generation.text = stream.text
+    generation.cited = sorted(stream.order)
+    return generation, dict(stream.order)
 
 
 def _finish(
@@ -644,14 +814,21 @@ def _finish(
             output_tokens=generation.output_tokens,
         )
         deps.threads.append_message(thread, message)
-        _count_usage(deps, caller.user_id, generation)
+        budgets.settle(deps, caller.user_id, result.hold, generation)
     result.status, result.answer, result.citations = MessageStatus.ANSWERED, answer, citations
 
 
 def _queue(
-    deps: ChatDeps, caller: Identity, thread: Thread, result: ChatResult, *, reason: str
+    deps: ChatDeps,
+    caller: Identity,
+    thread: Thread,
+    result: ChatResult,
+    *,
+    reason: str,
+    filters: SearchFilters | None = None,
 ) -> None:
-    """Persist a pending answer, then queue the job; if queueing fails the answer says so."""
+    """Persist a pending answer, then queue the job (with the question's filters, which the
+    worker applies); if queueing fails the answer says so."""
     pending = Message(
         message_id=result.message_id,
         thread_id=thread.thread_id,
@@ -672,36 +849,22 @@ def _queue(
                 "user_id": caller.user_id,
                 "creator_id": thread.creator_id,
                 "tier": caller.tier.value,
+                "fan": insights.fan_id(caller, thread.creator_id) is not None,
+                **({"filters": filters.to_json()} if filters else {}),
+                # the worker settles (or releases) the budget's hold
+                **({"token_hold": result.hold.to_json()} if result.hold else {}),
             }
         )
     except DependencyUnavailable:
         pending.status, pending.failure_reason = MessageStatus.FAILED, BUSY_REASON
         deps.threads.update_message(pending)
         result.status, result.failure_reason = MessageStatus.FAILED, BUSY_REASON
+        budgets.release(deps, result.hold)
         count("ChatFailed")
         return
     count("ChatQueued")
+    insights.record_queued(deps, thread.creator_id, fan=insights.fan_id(caller, thread.creator_id))
     logger.info("chat queued", extra={"reason": reason, "message_id": result.message_id})
-
-
-def _count_usage(deps: ChatDeps, user_id: str, generation: Generation) -> None:
-    """Best effort: the answer is already stored, so a usage write that fails must not turn
-    it into an error (or a second, failed reply). It is logged and counted instead."""
-    try:
-        deps.users.add_usage(
-            user_id,
-            _month(deps.clock),
-            requests=1,
-            input_tokens=generation.input_tokens,
-            output_tokens=generation.output_tokens,
-        )
-    except Exception:
-        logger.warning("usage not counted", extra={"user_id": user_id})
-        count("UsageNotCounted")
-
-
-def _month(clock: Clock) -> str:
-    return datetime.fromtimestamp(clock.now(), UTC).strftime("%Y-%m")
 
 
 def _week(clock: Clock) -> str:
@@ -741,29 +904,41 @@ def answer_queued(deps: ChatDeps, job: dict[str, Any], *, final_attempt: bool) -
     Any failure is retried by the queue; on the final attempt the message ends ``failed``
     with a reason the fan can read (and the job goes on to the DLQ).
     """
+    hold = TokenHold.from_json(job.get("token_hold"))
     thread = deps.threads.get_thread(str(job["thread_id"]))
     if thread is None or thread.user_id != job["user_id"]:
+        budgets.release(deps, hold)
         return "gone"  # the thread expired or was erased while the job waited
     pending = deps.threads.get_message(thread.thread_id, str(job["message_id"]))
     if pending is None or pending.status is not MessageStatus.PENDING:
         return "already-done"  # a duplicate delivery
     try:
-        return _answer_pending(deps, thread, pending)
+        filters = SearchFilters.from_json(job.get("filters"))
+        fan = thread.user_id if job.get("fan") else None
+        return _answer_pending(deps, thread, pending, filters, hold, fan=fan)
     except DependencyUnavailable:
         if final_attempt:
-            _fail(deps, pending, BUSY_REASON)
+            _fail(deps, pending, BUSY_REASON, hold)
         raise
     except Exception:
         if final_attempt:
-            _fail(deps, pending, "Something went wrong while answering. Please ask again.")
+            _fail(deps, pending, "Something went wrong while answering. Please ask again.", hold)
         raise
 
 
-def _answer_pending(deps: ChatDeps, thread: Thread, pending: Message) -> str:
+def _answer_pending(
+    deps: ChatDeps,
+    thread: Thread,
+    pending: Message,
+    filters: SearchFilters | None = None,
+    hold: TokenHold | None = None,
+    *,
+    fan: str | None = None,
+) -> str:
     question = deps.threads.get_message(thread.thread_id, pending.reply_to or "")
     creator = deps.creators.get_creator(thread.creator_id)
     if question is None or creator is None:
-        _fail(deps, pending, "The question or the creator no longer exists.")
+        _fail(deps, pending, "The question or the creator no longer exists.", hold)
         return "failed"
     recent = deps.threads.recent_messages(thread.thread_id, deps.settings.history_messages + 2)
     history = [m for m in recent if m.message_id < question.message_id]
@@ -771,7 +946,15 @@ def _answer_pending(deps: ChatDeps, thread: Thread, pending: Message) -> str:
     profile = deps.users.get_profile(thread.user_id)
     try:
         generation, sources = _generate(
-            deps, creator, thread, profile, history, question.content, question.video_id, {}
+            deps,
+            creator,
+            thread,
+            profile,
+            history,
+            question.content,
+            question.video_id,
+            {},
+            filters=filters,
         )
     except RetrievalUnavailable:
         count("RetrievalUnavailable")
@@ -784,15 +967,20 @@ def _answer_pending(deps: ChatDeps, thread: Thread, pending: Message) -> str:
     pending.citations = make_citations(generation, sources, question.content)
     pending.content, pending.status = generation.text, MessageStatus.ANSWERED
     pending.input_tokens, pending.output_tokens = generation.input_tokens, generation.output_tokens
-    deps.threads.update_message(pending)
-    _count_usage(deps, thread.user_id, generation)
+    with deps.unit_of_work():  # the answer and its tokens commit together where they can
+        deps.threads.update_message(pending)
+        budgets.settle(deps, thread.user_id, hold, generation)
     count("ChatAnswered")
+    insights.record_answer(
+        deps, question, generation.text, fan=fan, history=history, asked_now=False
+    )
     return "answered"
 
 
-def _fail(deps: ChatDeps, message: Message, reason: str) -> None:
+def _fail(deps: ChatDeps, message: Message, reason: str, hold: TokenHold | None = None) -> None:
     message.status, message.failure_reason = MessageStatus.FAILED, reason
     deps.threads.update_message(message)
+    budgets.release(deps, hold)  # nothing was generated
     count("ChatFailed")
 
 
@@ -806,17 +994,17 @@ def give_feedback(
         raise NotFound("message not found")
     if message.role != "assistant":
         raise InvalidInput("feedback is for the assistant's answers")
-    deps.threads.put_feedback(
-        Feedback(
-            message_id=message_id,
-            user_id=caller.user_id,
-            creator_id=message.creator_id,
-            thread_id=message.thread_id,
-            rating=rating,
-            comment=comment,
-            created_at=int(deps.clock.now()),
-        )
+    feedback = Feedback(
+        message_id=message_id,
+        user_id=caller.user_id,
+        creator_id=message.creator_id,
+        thread_id=message.thread_id,
+        rating=rating,
+        comment=comment,
+        created_at=int(deps.clock.now()),
     )
+    previous = deps.threads.put_feedback(feedback)
+    insights.record_rating(deps, caller, message, feedback, previous)  # best effort
 
 
 def trending(

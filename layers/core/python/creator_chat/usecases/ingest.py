@@ -3,13 +3,18 @@
 A document's identity is (creator, source URL or title): posting the same content again
 is a no-op, posting changed content under the same identity replaces the old chunks.
 Every accepted document ends ``done`` or ``failed`` with a reason.
+
+Tags (``Document.tags``, copied onto every chunk) are part of what a post says: the same
+content posted with other tags is indexed again with the new tags (its chunks carry them, so
+a ``tags`` filter sees them); posted without ``tags`` at all, a document keeps the tags it
+has (``[]`` clears them).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,7 +27,9 @@ from creator_chat.domain.models import (
     DocumentKind,
     DocumentStatus,
     Identity,
+    SearchFilters,
     SearchHit,
+    clean_tags,
 )
 from creator_chat.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from creator_chat.ids import content_hash, random_id
@@ -152,9 +159,12 @@ def submit_document(
     content: bytes,
     source_url: str = "",
     video_id: str | None = None,
+    tags: Sequence[str] | None = None,
     request_id: str = "",
 ) -> Submitted:
-    """Store the raw content, record the document as ``queued`` and enqueue its job."""
+    """Store the raw content, record the document as ``queued`` and enqueue its job. The
+    same content again is a no-op, unless it comes with other ``tags``: then it is indexed
+    again, so that its chunks carry them (``None``: the document's tags as they are)."""
     authorize_manage(deps, caller, creator_id, "document.ingest", request_id)
     limit = deps.settings.max_inline_document_bytes
     if len(content) > limit:
@@ -167,10 +177,12 @@ def submit_document(
     document_id = document_id_for(creator_id, source_url or title)
     digest = content_hash(kind.value.encode() + b"\0" + content)
     existing = deps.documents.get_document(creator_id, document_id)
+    tags = _tags_for(tags, existing)
     if (
         existing
         and existing.content_hash == digest
         and existing.status is not DocumentStatus.FAILED
+        and existing.tags == tags
     ):
         return Submitted(existing, created=False)
     now = int(deps.clock.now())
@@ -191,10 +203,22 @@ def submit_document(
         job_id=random_id("job_"),
         chunk_count=existing.chunk_count if existing else 0,
         size_bytes=len(content),
+        tags=tags,
     )
     _enqueue(deps, doc)
     _audit(deps, caller, "document.ingest", f"{creator_id}/{document_id}", request_id)
     return Submitted(doc, created=True)
+
+
+def _tags_for(tags: Sequence[str] | None, existing: Document | None) -> list[str]:
+    """The tags a post gives its document: the ones given (checked, ``InvalidInput`` if
+    not acceptable), else those the document already has."""
+    if tags is None:
+        return list(existing.tags) if existing else []
+    try:
+        return clean_tags(tags)
+    except ValueError as err:
+        raise InvalidInput(f"tags: {err}") from None
 
 
 def _enqueue(deps: IngestDeps, doc: Document) -> None:
@@ -230,6 +254,7 @@ def request_upload(
     size_bytes: int,
     source_url: str = "",
     video_id: str | None = None,
+    tags: Sequence[str] | None = None,
     content_type: str = "application/octet-stream",
     request_id: str = "",
 ) -> UploadTicket:
@@ -244,6 +269,7 @@ def request_upload(
         )
     document_id = document_id_for(creator_id, source_url or title)
     existing = deps.documents.get_document(creator_id, document_id)
+    doc_tags = _tags_for(tags, existing)
     now = int(deps.clock.now())
     ttl = deps.settings.upload_url_ttl_s
     # The ticket id holds the document's ``job_id`` until the upload is completed: the expiry
@@ -268,6 +294,7 @@ def request_upload(
         job_id=ticket,
         chunk_count=existing.chunk_count if existing else 0,
         size_bytes=size_bytes,
+        tags=doc_tags,
     )
     try:
         with deps.unit_of_work():  # the ticket and its expiry job, together (as ``_enqueue``)
@@ -412,13 +439,23 @@ def search(
     *,
     top_k: int,
     video_id: str | None = None,
+    filters: SearchFilters | None = None,
     request_id: str = "",
 ) -> list[tuple[SearchHit, bool]]:
-    """What the creator's assistant would see for this query (hybrid, creator-scoped): each
-    hit with whether it passes the answerability gate (``retrieval.passes_gate``) — a hit
-    under it is one the assistant would not answer from."""
+    """What the creator's assistant would see for this query (hybrid, creator-scoped, and
+    narrowed by ``video_id`` and ``filters``): each hit with whether it passes the
+    answerability gate (``retrieval.passes_gate``) — a hit under it is one the assistant
+    would not answer from."""
     authorize_manage(deps, caller, creator_id, "document.search", request_id)
-    hits = retrieve(deps.embedder, deps.index, creator_id, query, top_k=top_k, video_id=video_id)
+    hits = retrieve(
+        deps.embedder,
+        deps.index,
+        creator_id,
+        query,
+        top_k=top_k,
+        video_id=video_id,
+        filters=filters,
+    )
     floor, terms = deps.settings.similarity_floor, query_terms(query)
     return [(h, passes_gate(h, query, floor, terms)) for h in hits]
 
@@ -431,10 +468,17 @@ def retrieve(
     *,
     top_k: int,
     video_id: str | None = None,
+    filters: SearchFilters | None = None,
 ) -> list[SearchHit]:
-    """Embed the query and search one creator's chunks: the retrieval chat uses too."""
+    """Embed the query and search one creator's chunks: the retrieval chat uses too. Only
+    this creator's chunks matching the filters are kept, whatever the index answers."""
     vector = embedder.embed([query])[0]
-    return index.search(creator_id, vector, query, top_k=top_k, video_id=video_id)
+    hits = index.search(creator_id, vector, query, top_k=top_k, video_id=video_id, filters=filters)
+    return [
+        h
+        for h in hits
+        if h.chunk.creator_id == creator_id and (filters is None or filters.matches(h.chunk))
+    ]
 
 
 # ----------------------------------------------------------------------------- worker
@@ -487,6 +531,7 @@ def process_job(deps: IngestDeps, job: Mapping[str, Any], *, final_attempt: bool
             title=doc.title,
             source_url=doc.source_url,
             video_id=doc.video_id,
+            tags=doc.tags,
         )
         if not chunks:
             raise InvalidInput("the document has no text to index")

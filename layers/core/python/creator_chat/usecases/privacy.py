@@ -23,6 +23,13 @@ def export_user_data(c: Container, caller: Identity, request_id: str = "") -> di
     return exports_uc.export_inline(c, caller.user_id, request_id)
 
 
+def _erase_connections(c: Container, user_id: str) -> int:
+    connections = c.connections.list_user_connections(user_id)
+    for connection in connections:
+        c.connections.delete_connection(connection.connection_id)
+    return len(connections)
+
+
 def erase_user_data(c: Container, caller: Identity, request_id: str = "") -> dict[str, Any]:
     """Delete every item of the caller in every table; returns a receipt.
 
@@ -42,6 +49,8 @@ def erase_user_data(c: Container, caller: Identity, request_id: str = "") -> dic
             pseudonym=pseudonym(uid),
         ),
         "rate_limits": c.rate_limiter.delete_user_counters(uid),
+        # open WebSockets' records (their sessions are revoked above: no message gets in)
+        "connections": _erase_connections(c, uid),
         "audit": c.audit.delete_actor(uid),
     }
     at = int(c.clock.now())

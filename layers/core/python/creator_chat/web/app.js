@@ -8,7 +8,9 @@ const SLUG_PATH = /^\/c\/([a-z0-9][a-z0-9-]{1,62})\/?$/;
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  config: { api_base: "", dev_sign_in: false, sign_in_url: null },
+  // stream_url: the WebSocket API (streamed answers); unset → /v1/stream on this host when
+  // the API is same-origin, else none (then answers come whole over HTTP)
+  config: { api_base: "", dev_sign_in: false, sign_in_url: null, stream_url: null },
   session: null, // {token, user_id, tier, exp}
   creator: null,
   threadId: null,
@@ -470,16 +472,137 @@ function setBusy(busy) {
   $("log").setAttribute("aria-busy", String(busy));
 }
 
+// A 429: the hourly quota ("quota_exceeded") or the monthly token budget
+// ("token_budget_exceeded", reset at the start of next month): say which, and when.
 function showQuota(error) {
   const retry = Number.parseInt(error.response.headers.get("Retry-After") || "", 10);
   const seconds = Number.isFinite(retry) && retry > 0 ? retry : 3600;
   const reset = new Date(Date.now() + seconds * 1000);
+  if (error.code === "token_budget_exceeded") {
+    const day = h("time", { datetime: reset.toISOString() },
+      reset.toLocaleDateString(undefined, { day: "numeric", month: "long", timeZone: "UTC" }));
+    $("notice").replaceChildren(
+      "Your plan's answers for this month are used up. You can ask again from ", day, ".");
+    return;
+  }
   const minutes = Math.ceil(seconds / 60);
   const when = h("time", { datetime: reset.toISOString() },
     reset.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }));
   $("notice").replaceChildren(
     "You have asked all the questions your plan allows this hour. You can ask again at ", when,
     minutes > 1 ? ` (in about ${minutes} minutes).` : " (in under a minute).");
+}
+
+// -- streamed answers (WebSocket) -----------------------------------------------------------
+// One socket per page, opened on the first question; if it cannot open, the question goes
+// over HTTP instead (and so do later ones until the page is reloaded).
+
+const STREAM_OPEN_MS = 4000;
+const stream = { socket: null, opening: null, broken: false, handler: null };
+
+function streamUrl() {
+  if (state.config.stream_url) return state.config.stream_url;
+  if (state.config.api_base) return null;
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/stream`;
+}
+
+function openStream() {
+  if (stream.socket && stream.socket.readyState === WebSocket.OPEN) return Promise.resolve(stream.socket);
+  if (stream.opening) return stream.opening;
+  const base = streamUrl();
+  if (!base || stream.broken || !("WebSocket" in window) || !state.session) return Promise.resolve(null);
+  stream.opening = new Promise((resolve) => {
+    let settled = false;
+    const settle = (value) => {
+      if (settled) return;
+      settled = true;
+      stream.opening = null;
+      if (!value) stream.broken = true;
+      resolve(value);
+    };
+    let socket;
+    try {
+      // a browser cannot set headers on a WebSocket: the token goes in the query string
+      // (API Gateway and the local gateway keep it out of their access logs)
+      socket = new WebSocket(`${base}?token=${encodeURIComponent(state.session.token)}`);
+    } catch {
+      settle(null);
+      return;
+    }
+    const timer = setTimeout(() => { socket.close(); settle(null); }, STREAM_OPEN_MS);
+    socket.addEventListener("open", () => { clearTimeout(timer); stream.socket = socket; settle(socket); });
+    socket.addEventListener("error", () => { clearTimeout(timer); settle(null); });
+    socket.addEventListener("message", (event) => {
+      let msg = null;
+      try { msg = JSON.parse(event.data); } catch { return; }
+      if (stream.handler) stream.handler(msg);
+    });
+    socket.addEventListener("close", () => {
+      if (stream.socket === socket) stream.socket = null;
+      if (stream.handler) stream.handler({ type: "closed" });
+    });
+  });
+  return stream.opening;
+}
+
+// Ask over the socket, rendering the text as it is written. Resolves to the final message
+// ({status, content, citations, …}), or null when the socket is not there (use HTTP);
+// rejects with {code, message, retry_after_s} for an error the server sent.
+async function streamAsk(creator, body, answer) {
+  const socket = await openStream();
+  if (!socket || socket.readyState !== WebSocket.OPEN) return null;
+  return new Promise((resolve, reject) => {
+    let written = "";
+    let textNode = null;
+    let started = false;
+    stream.handler = (msg) => {
+      if (msg.type === "delta") {
+        if (!started) {
+          started = true;
+          answer.classList.remove("pending");
+          answer.classList.add("streaming");
+          textNode = document.createTextNode("");
+          const who = h("p", { class: "who" }, creator.name);
+          answer.replaceChildren(who, h("div", { class: "text" }, h("p", {}, textNode)));
+        }
+        written += msg.text;
+        textNode.data = written;
+        answer.scrollIntoView({ block: "nearest" });
+      } else if (msg.type === "done") {
+        stream.handler = null;
+        answer.classList.remove("streaming");
+        resolve({ status: "answered", content: written, thread_id: msg.thread_id,
+          message_id: msg.message_id, citations: msg.citations, cached: msg.cached });
+      } else if (msg.type === "queued") {
+        stream.handler = null;
+        answer.classList.remove("streaming");
+        resolve({ status: "pending", thread_id: msg.thread_id, message_id: msg.message_id,
+          status_url: msg.status_url });
+      } else if (msg.type === "error") {
+        stream.handler = null;
+        answer.classList.remove("streaming");
+        reject(Object.assign(new Error(msg.message || "error"), { stream: msg }));
+      } else if (msg.type === "closed") {
+        stream.handler = null;
+        answer.classList.remove("streaming");
+        // gone mid-answer: the answer is still stored; look for it in the thread
+        resolve(started ? { status: "lost" } : null);
+      }
+    };
+    socket.send(JSON.stringify({ action: "chat", creator_id: creator.creator_id, ...body }));
+  });
+}
+
+function showStreamError(error) {
+  const e = error.stream;
+  if (e.code === "quota_exceeded" || e.code === "token_budget_exceeded") {
+    const headers = new Headers({ "Retry-After": String(e.retry_after_s || 3600) });
+    showQuota({ code: e.code, response: { headers } });
+  } else if (e.code === "unauthorized") {
+    signOut("Your sign-in has expired. Please sign in again.", { revoke: false });
+  } else {
+    $("notice").textContent = e.message || "Something went wrong. Please try again.";
+  }
 }
 
 async function ask(text) {
@@ -496,7 +619,16 @@ async function ask(text) {
   try {
     const body = { message: text };
     if (state.threadId) body.thread_id = state.threadId;
-    let { status, data } = await api(`/v1/creators/${encodeURIComponent(creator.creator_id)}/chat`, { method: "POST", body });
+    let status;
+    let data = await streamAsk(creator, body, answer);
+    if (data && data.status === "lost") {
+      // the socket closed mid-answer: the answer is stored all the same; show the thread
+      if (state.threadId) await openThread(state.threadId, null);
+      else await loadThreads();
+      return;
+    }
+    if (data) status = data.status === "pending" ? 202 : 200;
+    else ({ status, data } = await api(`/v1/creators/${encodeURIComponent(creator.creator_id)}/chat`, { method: "POST", body }));
     const isNewThread = state.threadId !== data.thread_id;
     state.threadId = data.thread_id;
     if (status === 202) {
@@ -514,7 +646,13 @@ async function ask(text) {
     if (isNewThread) await loadThreads();
     markCurrentThread();
   } catch (err) {
-    if (err instanceof ApiError && err.body && err.body.status === "failed") {
+    if (err && err.stream) {
+      question.remove();
+      answer.remove();
+      showStreamError(err);
+      const input = $("question");
+      if (!input.value) input.value = text; // not answered: keep the question
+    } else if (err instanceof ApiError && err.body && err.body.status === "failed") {
       fillAnswer(answer, err.body);
       announce("The answer failed. Please try again.");
     } else {

@@ -14,7 +14,7 @@ the request; anything else raises a plain :class:`~creator_chat.errors.DomainErr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -46,6 +46,9 @@ REWRITE_SYSTEM = (
     "Reply with the rewritten question only, nothing else."
 )
 REWRITE_MAX_TOKENS = 80
+# errors ConverseStream sends inside the stream (event names, first letter lower-case):
+# the model or the service failed mid-answer — try again later
+STREAM_TRANSIENT_CODES = TRANSIENT_ERROR_CODES | {"ModelStreamErrorException"}
 
 
 def build_bedrock_runtime_client(
@@ -155,3 +158,61 @@ class BedrockConverseGenerator:
             output_tokens=int(usage.get("outputTokens", 0)),
             model_id=self._model_id,
         )
+
+    def generate_stream(
+        self,
+        *,
+        system: str,
+        history: Sequence[Mapping[str, str]],
+        question: str,
+        sources: Sequence[Chunk],
+        max_tokens: int,
+        on_delta: Callable[[str], None],
+    ) -> Generation:
+        """As :meth:`generate`, through ``ConverseStream``: each text delta goes to
+        ``on_delta`` as it arrives. A failure before or during the stream raises like
+        :meth:`generate` (transient → :class:`DependencyUnavailable`): the chat then queues
+        the question, and the page drops what it had shown."""
+        request: dict[str, Any] = {
+            "modelId": self._model_id,
+            "system": [{"text": system}],
+            "messages": build_messages(history, build_user_turn(question, sources)),
+            "inferenceConfig": {"maxTokens": max_tokens, "temperature": self._temperature},
+        }
+        try:
+            response = self._client.converse_stream(**request)
+            raw: list[str] = []
+            usage: Mapping[str, Any] = {}
+            for event in response["stream"]:
+                if "contentBlockDelta" in event:
+                    text = event["contentBlockDelta"].get("delta", {}).get("text")
+                    if text:
+                        raw.append(text)
+                        on_delta(text)
+                elif "metadata" in event:
+                    usage = event["metadata"].get("usage", {})
+                else:
+                    _raise_stream_error(event)
+        except ClientError as exc:  # EventStreamError (an error event) is one too
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            code = code[:1].upper() + code[1:]
+            if code in STREAM_TRANSIENT_CODES:
+                raise DependencyUnavailable(f"bedrock is unavailable: {code}") from exc
+            raise DomainError(f"bedrock generation failed: {code or 'unknown error'}") from exc
+        except NETWORK_ERRORS as exc:
+            raise DependencyUnavailable(f"bedrock timed out: {type(exc).__name__}") from exc
+        return finish_generation(
+            "".join(raw),
+            source_count=len(sources),
+            input_tokens=int(usage.get("inputTokens", 0)),
+            output_tokens=int(usage.get("outputTokens", 0)),
+            model_id=self._model_id,
+        )
+
+
+def _raise_stream_error(event: Mapping[str, Any]) -> None:
+    """An error event read as a plain dict (a stubbed stream): raise it as botocore would."""
+    for name, body in event.items():
+        if name.endswith("Exception"):
+            message = body.get("message", "") if isinstance(body, Mapping) else ""
+            raise ClientError({"Error": {"Code": name, "Message": message}}, "ConverseStream")

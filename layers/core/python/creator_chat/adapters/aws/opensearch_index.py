@@ -18,7 +18,12 @@ vector-search collection notes, as we understand them):
 - k-NN: ``faiss`` HNSW (the engine AOSS supports with efficient filtering), ``innerproduct``
   space on unit vectors (= cosine). The ``creator_id`` term filter sits *inside* the knn
   ``filter`` (efficient filtering), so the k nearest are taken among this creator's chunks
-  only, never post-filtered out of a global top k.
+  only, never post-filtered out of a global top k. A search's ``video_id`` and
+  ``SearchFilters`` (``terms`` on the keyword fields ``video_id``, ``kind`` and ``tags``; a
+  ``terms`` on the ``tags`` array matches a chunk holding any of them) join it there, and in
+  the keyword query's ``bool.filter``: a narrow filter still gets its k nearest.
+- The mapping is ``strict``: a field added since an index was created (``tags``) is added to
+  it by ``ensure_index`` (``PUT <index>/_mapping``, additive), before any chunk carries it.
 - Hybrid: AOSS search pipelines with a normalisation processor are not something we rely on,
   so the k-NN query and a BM25 ``multi_match`` query (both filtered by creator) are sent as two
   ``_search`` calls and combined client-side with the local index's formula
@@ -49,7 +54,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import OpenSearchException, RequestError
 from opensearchpy.helpers import bulk
 
-from creator_chat.domain.models import Chunk, SearchHit
+from creator_chat.domain.models import Chunk, SearchFilters, SearchHit
 from creator_chat.errors import DependencyUnavailable, InvalidInput
 
 VECTOR_FIELD = "embedding"
@@ -114,6 +119,11 @@ def build_opensearch_client(
     )
 
 
+# Fields added to the mapping after indexes were first created: ``ensure_index`` adds them
+# to an existing index (a strict mapping refuses a document with a field it does not know).
+ADDED_FIELDS: dict[str, Any] = {"tags": {"type": "keyword"}}
+
+
 def index_body(dimension: int) -> dict[str, Any]:
     """Settings and mappings of the chunk index."""
     keyword = {"type": "keyword"}
@@ -138,6 +148,7 @@ def index_body(dimension: int) -> dict[str, Any]:
                 "video_id": keyword,
                 "entry_id": keyword,
                 "kind": keyword,
+                **ADDED_FIELDS,
                 "text": {"type": "text"},
                 "title": {"type": "text"},
                 "heading": {"type": "text"},
@@ -186,9 +197,13 @@ class OpenSearchVectorIndex:
         self._candidates = candidates  # per query, at least top_k
 
     def ensure_index(self) -> bool:
-        """Create the index if it does not exist; True when it was created."""
+        """Create the index if it does not exist (True), else add any field of
+        ``ADDED_FIELDS`` its mapping lacks (an additive, idempotent mapping update)."""
         with _unavailable("create index"):
             if self._client.indices.exists(index=self._index):
+                self._client.indices.put_mapping(
+                    index=self._index, body={"properties": ADDED_FIELDS}
+                )
                 return False
             try:
                 self._client.indices.create(index=self._index, body=index_body(self._dimension))
@@ -241,16 +256,18 @@ class OpenSearchVectorIndex:
         *,
         top_k: int,
         video_id: str | None = None,
+        filters: SearchFilters | None = None,
     ) -> list[SearchHit]:
         """Hybrid search within one creator, best first; ``score`` in [0, 1], ``similarity``
-        the raw cosine to ``vector``."""
+        the raw cosine to ``vector``. ``video_id`` and ``filters`` narrow both queries,
+        inside the k-NN ``filter`` (efficient filtering, not a post-filter)."""
         if top_k <= 0:
             return []
         query = unit(vector)
         if len(query) != self._dimension:
             raise InvalidInput(f"query dimension {len(query)} != {self._dimension}")
         size = max(top_k, self._candidates)
-        filters = _filters(creator_id, video_id)
+        clauses = _filters(creator_id, video_id, filters)
         knn_body = {
             "size": size,
             "_source": {"excludes": [VECTOR_FIELD]},
@@ -259,7 +276,7 @@ class OpenSearchVectorIndex:
                     VECTOR_FIELD: {
                         "vector": query,
                         "k": size,
-                        "filter": {"bool": {"filter": filters}},
+                        "filter": {"bool": {"filter": clauses}},
                     }
                 }
             },
@@ -289,7 +306,7 @@ class OpenSearchVectorIndex:
                                 }
                             }
                         ],
-                        "filter": filters,
+                        "filter": clauses,
                     }
                 },
             }
@@ -376,6 +393,9 @@ class OpenSearchVectorIndex:
         if len(vec) != self._dimension:
             raise InvalidInput(f"vector dimension {len(vec)} != {self._dimension}")
         doc = asdict(chunk)
+        if not doc["tags"]:
+            # untagged chunks stay writable to an index created before ``tags`` was mapped
+            del doc["tags"]
         doc["entry_id"] = uuid.uuid4().hex
         doc[VECTOR_FIELD] = vec
         return doc
@@ -425,11 +445,23 @@ class OpenSearchVectorIndex:
             raise DependencyUnavailable(f"OpenSearch bulk write failed: {exc}") from exc
 
 
-def _filters(creator_id: str, video_id: str | None) -> list[dict[str, Any]]:
-    filters: list[dict[str, Any]] = [{"term": {"creator_id": creator_id}}]
+def _filters(
+    creator_id: str, video_id: str | None, filters: SearchFilters | None = None
+) -> list[dict[str, Any]]:
+    """The creator's term first (every query has it), then each narrowing: AND-ed clauses
+    for a ``bool.filter``; a ``terms`` clause matches any of its values."""
+    clauses: list[dict[str, Any]] = [{"term": {"creator_id": creator_id}}]
     if video_id is not None:
-        filters.append({"term": {"video_id": video_id}})
-    return filters
+        clauses.append({"term": {"video_id": video_id}})
+    if filters:
+        for name, values in (
+            ("video_id", filters.video_ids),
+            ("kind", filters.kinds),
+            ("tags", filters.tags),
+        ):
+            if values:
+                clauses.append({"terms": {name: list(values)}})
+    return clauses
 
 
 def _chunk(source: Mapping[str, Any]) -> Chunk:

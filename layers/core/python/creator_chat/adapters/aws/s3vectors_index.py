@@ -12,9 +12,19 @@ DeleteVectors up to 500 vectors, QueryVectors ``topK`` up to 100, filterable met
 - **Tenancy**: every query carries a ``creator_id`` metadata filter, and a returned vector
   whose key or metadata names another creator is dropped (and logged) all the same.
 - **Metadata**: filterable ``creator_id``, ``document_id``, ``video_id`` (when set),
-  ``ordinal`` and ``write_id`` (a fresh id per write call) — well under 2 KB; the chunk itself
-  (text, title, times, cue offsets ...) as JSON under ``chunk``, the index's one
-  non-filterable key (``ensure_index`` declares it), checked against the 40 KB total.
+  ``kind``, ``tags`` (a list, when the document has tags), ``ordinal`` and ``write_id`` (a
+  fresh id per write call) — under 2 KB, since a document's tags are capped at 1,280 bytes
+  (``domain.models.MAX_TAG_BYTES``); the chunk itself (text, title, times, cue offsets ...)
+  as JSON under ``chunk``, the index's one non-filterable key (``ensure_index`` and the CDK
+  index declare it; every other key is filterable by default), checked against the 40 KB
+  total.
+- **Search filters** (``SearchFilters``) join the creator's in the QueryVectors ``filter``,
+  so they apply before the nearest neighbours are taken (ENHANCED index, below): ``$in`` on
+  ``video_id`` and ``kind``, and for tags ``$eq`` per tag (``$or``-ed), which on a list
+  matches a vector holding that tag anywhere in it (the documented array semantics of
+  ``$eq``). Vectors written before ``kind`` was filterable metadata lack it: a ``kinds``
+  filter skips them until their document is indexed again (posted with other content or
+  tags, or deleted and posted again).
 - **Filters need an ENHANCED index** (the mode of every index of a vector bucket created since
   2026-09-30; older ones can be switched with UpdateIndexMode): it applies the filter before
   the vector search, so a small creator in a shared index still gets its top k. A CLASSIC
@@ -78,7 +88,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from creator_chat.adapters.keywords import bm25_scores, hybrid_score, tokenize
-from creator_chat.domain.models import Chunk, SearchHit
+from creator_chat.domain.models import Chunk, SearchFilters, SearchHit
 from creator_chat.errors import DependencyUnavailable, InvalidInput
 from creator_chat.observability import logger
 
@@ -196,16 +206,21 @@ class S3VectorsIndex:
         *,
         top_k: int,
         video_id: str | None = None,
+        filters: SearchFilters | None = None,
     ) -> list[SearchHit]:
         """Hybrid search within one creator, best first: the nearest ``max(top_k,
-        candidates)`` chunks by cosine, re-scored with BM25 over those candidates."""
+        candidates)`` chunks by cosine among those matching ``video_id`` and ``filters``,
+        re-scored with BM25 over those candidates."""
         self._check_creator(creator_id)
         if top_k <= 0:
             return []
         query = unit(vector)
         if len(query) != self._dimension:
             raise InvalidInput(f"query dimension {len(query)} != {self._dimension}")
-        extra = [{"video_id": {"$eq": video_id}}] if video_id is not None else []
+        extra: list[dict[str, Any]] = []
+        if video_id is not None:
+            extra.append({"video_id": {"$eq": video_id}})
+        extra += _filter_clauses(filters)
         found = self._query(
             creator_id, query, min(max(top_k, self._candidates), MAX_TOP_K), extra, True
         )
@@ -294,8 +309,12 @@ class S3VectorsIndex:
         }
         if chunk.video_id is not None:
             filterable["video_id"] = chunk.video_id
-        if len(json.dumps(filterable).encode()) > MAX_FILTERABLE_BYTES:
-            raise InvalidInput("chunk ids too long for S3 Vectors' filterable metadata")
+        if chunk.kind:
+            filterable["kind"] = chunk.kind
+        if chunk.tags:
+            filterable["tags"] = list(chunk.tags)
+        if len(json.dumps(filterable, ensure_ascii=False).encode()) > MAX_FILTERABLE_BYTES:
+            raise InvalidInput("chunk ids or tags too long for S3 Vectors' filterable metadata")
         body = json.dumps(asdict(chunk), separators=(",", ":"), ensure_ascii=False)
         if len(body.encode()) + MAX_FILTERABLE_BYTES > MAX_METADATA_BYTES:
             raise InvalidInput("chunk too large for S3 Vectors metadata (40 KB per vector)")
@@ -393,6 +412,23 @@ class S3VectorsIndex:
             if not token:
                 return
             request["nextToken"] = token
+
+
+def _filter_clauses(filters: SearchFilters | None) -> list[dict[str, Any]]:
+    """A search's filters as S3 Vectors filter clauses (AND-ed with the creator's)."""
+    if not filters:
+        return []
+    clauses: list[dict[str, Any]] = []
+    if filters.video_ids:
+        clauses.append({"video_id": {"$in": list(filters.video_ids)}})
+    if filters.kinds:
+        clauses.append({"kind": {"$in": list(filters.kinds)}})
+    if filters.tags:
+        # ``$eq`` on a list matches when any element equals it (the S3 Vectors metadata
+        # filtering guide); ``$in`` is only documented for single values
+        any_tag = [{"tags": {"$eq": tag}} for tag in filters.tags]
+        clauses.append(any_tag[0] if len(any_tag) == 1 else {"$or": any_tag})
+    return clauses
 
 
 def _owned(creator_id: str, key: str, metadata: Mapping[str, Any]) -> bool:

@@ -85,7 +85,7 @@ import operator
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from creator_chat.domain.models import Chunk, Generation
@@ -925,6 +925,23 @@ def _opener(system: str) -> str:
     return _NEUTRAL_OPENER.format(owner=owner)
 
 
+# a sentence ends at . ! or ? followed by space — after its markers, if it has any
+_PIECE_END = re.compile(r"[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*\s+")
+
+
+def sentence_pieces(text: str) -> list[str]:
+    """``text`` cut after each sentence (its citation markers and the space after it kept
+    with it): the pieces joined are ``text``."""
+    pieces: list[str] = []
+    start = 0
+    for match in _PIECE_END.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
+
+
 # ------------------------------------------------------------------------ generator
 class LocalExtractiveGenerator:
     """Quotes the best-supported sentences of the numbered sources; never invents.
@@ -978,6 +995,30 @@ class LocalExtractiveGenerator:
             model_id=MODEL_ID,
             cited=sorted({s.source_n for unit in chosen for s in unit}),
         )
+
+    def generate_stream(
+        self,
+        *,
+        system: str,
+        history: Sequence[Mapping[str, str]],
+        question: str,
+        sources: Sequence[Chunk],
+        max_tokens: int,
+        on_delta: Callable[[str], None],
+    ) -> Generation:
+        """As :meth:`generate`, the answer passed to ``on_delta`` sentence by sentence (each
+        with its citation marker): it is chosen whole — quoting is instant — and streamed
+        so a page renders it the way it renders a model's."""
+        generation = self.generate(
+            system=system,
+            history=history,
+            question=question,
+            sources=sources,
+            max_tokens=max_tokens,
+        )
+        for piece in sentence_pieces(generation.text):
+            on_delta(piece)
+        return generation
 
     def _choose(
         self, question: str, sources: Sequence[Chunk], max_tokens: int

@@ -5,6 +5,10 @@ query can only ever touch the rows of the creator it names: tenancy is structura
 filter that could be forgotten. It keeps nothing on disk: the embedded default's durable
 index is the database's ``chunks`` table, mirrored into this one (``vector_index.py``).
 
+A search narrowed by a video or by ``SearchFilters`` (video ids, kinds, tags) scores only the
+rows matching them — found from per-shard row lists by video, kind and tag, intersected —
+so it takes its top k among those, as OpenSearch's efficient k-NN filtering does.
+
 Scores (the OpenSearch adapter's ``hybrid_score`` applies the same formula)::
 
     dense = max(cosine, 0)                  # absolute cosine (vectors are unit length)
@@ -88,7 +92,7 @@ import numpy as np
 import numpy.typing as npt
 
 from creator_chat.adapters.keywords import STOPWORDS, tokenize
-from creator_chat.domain.models import Chunk, SearchHit
+from creator_chat.domain.models import Chunk, SearchFilters, SearchHit
 from creator_chat.errors import InvalidInput
 
 FloatArray = npt.NDArray[np.float32]
@@ -155,6 +159,8 @@ class _Shard:
     lock: threading.RLock = field(default_factory=threading.RLock)
     # Derived: rebuilt on every change (row maps) or lazily on first use (term arrays).
     video_rows: dict[str, IntArray] = field(default_factory=dict)
+    kind_rows: dict[str, IntArray] = field(default_factory=dict)
+    tag_rows: dict[str, IntArray] = field(default_factory=dict)
     _term_arrays: dict[str, tuple[IntArray, FloatArray]] = field(default_factory=dict)
     _lengths_arr: FloatArray | None = None
 
@@ -163,11 +169,19 @@ class _Shard:
         self._lengths_arr = None
         self.row_of = {}
         by_video: dict[str, list[int]] = {}
+        by_kind: dict[str, list[int]] = {}
+        by_tag: dict[str, list[int]] = {}
         for i, chunk in enumerate(self.chunks):
             self.row_of[chunk.chunk_id] = i
             if chunk.video_id is not None:
                 by_video.setdefault(chunk.video_id, []).append(i)
+            by_kind.setdefault(chunk.kind, []).append(i)
+            for tag in chunk.tags:
+                by_tag.setdefault(tag, []).append(i)
+        # each row list is in ascending order: what ``rows_matching`` intersects
         self.video_rows = {k: np.asarray(v, dtype=np.int64) for k, v in by_video.items()}
+        self.kind_rows = {k: np.asarray(v, dtype=np.int64) for k, v in by_kind.items()}
+        self.tag_rows = {k: np.asarray(v, dtype=np.int64) for k, v in by_tag.items()}
 
     # -- mutation ------------------------------------------------------------------------
 
@@ -230,6 +244,27 @@ class _Shard:
     def rows_for_video(self, video_id: str) -> IntArray:
         return self.video_rows.get(video_id, np.zeros(0, dtype=np.int64))
 
+    def rows_matching(self, video_id: str | None, filters: SearchFilters | None) -> IntArray | None:
+        """The rows a search may return, ascending (``None``: every row): in the video, and
+        in any of each filter facet's values (a video, a kind, a tag), the facets AND-ed."""
+        facets: list[IntArray] = []
+        if video_id is not None:
+            facets.append(self.rows_for_video(video_id))
+        if filters:
+            for values, rows_of in (
+                (filters.video_ids, self.video_rows),
+                (filters.kinds, self.kind_rows),
+                (filters.tags, self.tag_rows),
+            ):
+                if values:
+                    facets.append(_any_of(rows_of, values))
+        if not facets:
+            return None
+        rows = facets[0]
+        for other in facets[1:]:
+            rows = np.intersect1d(rows, other, assume_unique=True)
+        return rows
+
     def bm25(self, terms: Sequence[str]) -> FloatArray:
         """BM25 of every row for ``terms`` (a dense array; zero where no term occurs)."""
         n = len(self.chunks)
@@ -255,6 +290,14 @@ class _Shard:
             norm = _BM25_K1 * (1.0 - _BM25_B + _BM25_B * lengths[rows] / avg_len)
             scores[rows] += idf * tfs * (_BM25_K1 + 1.0) / (tfs + norm)
         return scores
+
+
+def _any_of(rows_of: dict[str, IntArray], values: Iterable[str]) -> IntArray:
+    """The ascending, distinct rows holding any of ``values``."""
+    found = [rows_of[v] for v in values if v in rows_of]
+    if not found:
+        return np.zeros(0, dtype=np.int64)
+    return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
 
 
 def _keyword_tokens(chunk: Chunk) -> list[str]:
@@ -332,9 +375,11 @@ class LocalVectorIndex:
         *,
         top_k: int,
         video_id: str | None = None,
+        filters: SearchFilters | None = None,
     ) -> list[SearchHit]:
         """Hybrid search within one creator, best first; ``score`` in [0, 1], ``similarity``
-        the raw cosine to ``vector``."""
+        the raw cosine to ``vector``. With ``video_id`` or ``filters``, only the matching
+        rows are scored (and the keyword part normalised among them)."""
         if top_k <= 0:
             return []
         query = unit_vector(vector)
@@ -346,12 +391,11 @@ class LocalVectorIndex:
                 raise InvalidInput(
                     f"query dimension {query.shape[0]} != index dimension {shard.dimension}"
                 )
-            if video_id is None:
-                rows: IntArray | None = None
+            rows = shard.rows_matching(video_id, filters)
+            if rows is None:
                 cosines = _dot_rows(shard.matrix, query)
                 keyword = shard.bm25(tokenize(query_text))
             else:
-                rows = shard.rows_for_video(video_id)
                 if rows.size == 0:
                     return []
                 cosines = _dot_rows(shard.matrix[rows], query)

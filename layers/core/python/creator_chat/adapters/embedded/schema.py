@@ -193,7 +193,76 @@ CREATE TABLE exports (
 CREATE INDEX exports_by_expiry ON exports (expires_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# open WebSocket connections (the local gateway's /v1/stream): who opened each, until it
+# closes or API Gateway's 2 h cap (expires_at) passes
+V3 = """
+CREATE TABLE connections (
+    connection_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    connected_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX connections_by_user ON connections (user_id, connected_at);
+"""
+
+# monthly token budgets: the usage row's counters (charged to the budget, reserved by
+# answers in flight) and one row per answer in flight. A hold's ``expires_at`` is not a TTL
+# for the purge: an expired hold is given back (its tokens leave ``reserved_tokens``) by the
+# usage store's next refused reservation, never deleted alone.
+V4 = """
+ALTER TABLE usage ADD COLUMN charged_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE token_holds (
+    user_id TEXT NOT NULL,
+    month TEXT NOT NULL,
+    hold_id TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, month, hold_id)
+);
+"""
+
+# what a creator learns from its fans' questions (usecases/insights.py): questions grouped by
+# meaning per kind ("gap": not answered from the content, "down": an answer rated down),
+# whose words are kept only once enough different fans asked within one week; a marker per
+# (group, week, fan pseudonym) that lives only as long as its week; and per-(creator, day)
+# counters (questions, outcomes, cache hits, an answer-time histogram, ratings), no user id
+V5 = """
+CREATE TABLE question_groups (
+    creator_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    centroid BLOB NOT NULL,
+    asked INTEGER NOT NULL DEFAULT 0,
+    fans INTEGER NOT NULL DEFAULT 0,
+    question TEXT,
+    last_asked_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, kind, group_id)
+);
+
+CREATE TABLE question_group_askers (
+    creator_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    week TEXT NOT NULL,
+    asker TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, kind, group_id, week, asker)
+);
+
+CREATE TABLE creator_stats (
+    creator_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    name TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (creator_id, day, name)
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 
 # Rows that live exactly as long as a parent row: (table, key, parent table), purged with the
 # parent (messages and ratings with their thread: an append then never rewrites a thread's
@@ -212,4 +281,8 @@ EXPIRING_TABLES: tuple[tuple[str, str], ...] = (
     ("trending_questions", "expires_at"),
     ("trending_askers", "expires_at"),
     ("idempotency", "expiration"),
+    ("connections", "expires_at"),
+    ("question_groups", "expires_at"),
+    ("question_group_askers", "expires_at"),
+    ("creator_stats", "expires_at"),
 )

@@ -239,9 +239,9 @@ class EmbeddedThreadStore(EmbeddedStore):
         return [_message(r["data"]) for r in reversed(rows)]
 
     # -- feedback --------------------------------------------------------------------------
-    def put_feedback(self, feedback: Feedback) -> None:
-        """One rating per (message, user): rating again replaces it. It expires with its
-        thread."""
+    def put_feedback(self, feedback: Feedback) -> Feedback | None:
+        """One rating per (message, user): rating again replaces it (the one replaced is
+        returned). It expires with its thread."""
         with self._db.transaction() as conn:
             row = conn.execute(
                 "SELECT 1 FROM threads WHERE thread_id = ?"
@@ -250,6 +250,10 @@ class EmbeddedThreadStore(EmbeddedStore):
             ).fetchone()
             if row is None:
                 raise NotFound("thread not found")
+            before = conn.execute(
+                "SELECT data FROM feedback WHERE thread_id = ? AND message_id = ? AND user_id = ?",
+                (feedback.thread_id, feedback.message_id, feedback.user_id),
+            ).fetchone()
             conn.execute(
                 "INSERT INTO feedback (thread_id, message_id, user_id, expires_at, data)"
                 " VALUES (?, ?, ?, NULL, ?)"
@@ -257,6 +261,7 @@ class EmbeddedThreadStore(EmbeddedStore):
                 " data = excluded.data",
                 (feedback.thread_id, feedback.message_id, feedback.user_id, to_json(feedback)),
             )
+        return None if before is None else from_json(Feedback, before["data"])
 
     def list_feedback(self, user_id: str) -> list[Feedback]:
         rows = self._db.query(

@@ -29,7 +29,7 @@ import numpy as np
 
 from creator_chat.adapters.embedded.database import Database
 from creator_chat.adapters.embedded.local_index import LocalVectorIndex, Vectors, checked_rows
-from creator_chat.domain.models import Chunk, SearchHit
+from creator_chat.domain.models import Chunk, SearchFilters, SearchHit
 from creator_chat.errors import InvalidInput
 from creator_chat.observability import logger
 
@@ -183,9 +183,12 @@ class EmbeddedVectorIndex:
         *,
         top_k: int,
         video_id: str | None = None,
+        filters: SearchFilters | None = None,
     ) -> list[SearchHit]:
         self._ensure_loaded(creator_id)
-        return self._memory.search(creator_id, vector, query_text, top_k=top_k, video_id=video_id)
+        return self._memory.search(
+            creator_id, vector, query_text, top_k=top_k, video_id=video_id, filters=filters
+        )
 
     def chunks_for_video(self, creator_id: str, video_id: str, *, limit: int) -> list[Chunk]:
         self._ensure_loaded(creator_id)

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from creator_chat.adapters.aws.dynamodb.audit import DynamoAuditLog
+    from creator_chat.adapters.aws.dynamodb.connections import DynamoConnectionStore
+    from creator_chat.adapters.aws.dynamodb.creator_stats import DynamoCreatorStatsStore
     from creator_chat.adapters.aws.dynamodb.creators import DynamoCreatorStore
     from creator_chat.adapters.aws.dynamodb.documents import DynamoDocumentStore
     from creator_chat.adapters.aws.dynamodb.exports import DynamoExportStore
+    from creator_chat.adapters.aws.dynamodb.question_groups import DynamoQuestionGroupStore
     from creator_chat.adapters.aws.dynamodb.rate_limits import DynamoRateLimiter
     from creator_chat.adapters.aws.dynamodb.sessions import DynamoSessionStore
     from creator_chat.adapters.aws.dynamodb.threads import DynamoThreadStore
@@ -23,9 +26,12 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "DynamoAuditLog": "audit",
+    "DynamoConnectionStore": "connections",
+    "DynamoCreatorStatsStore": "creator_stats",
     "DynamoCreatorStore": "creators",
     "DynamoDocumentStore": "documents",
     "DynamoExportStore": "exports",
+    "DynamoQuestionGroupStore": "question_groups",
     "DynamoRateLimiter": "rate_limits",
     "DynamoSessionStore": "sessions",
     "DynamoThreadStore": "threads",
@@ -35,9 +41,12 @@ _MODULES = {
 
 __all__ = [
     "DynamoAuditLog",
+    "DynamoConnectionStore",
+    "DynamoCreatorStatsStore",
     "DynamoCreatorStore",
     "DynamoDocumentStore",
     "DynamoExportStore",
+    "DynamoQuestionGroupStore",
     "DynamoRateLimiter",
     "DynamoSessionStore",
     "DynamoThreadStore",

@@ -15,6 +15,7 @@ from creator_chat.adapters.aws.dynamodb.base import (
     _is_conditional_failure,
     _raise_for,
     _TableAdapter,
+    _to_ddb,
 )
 from creator_chat.domain.models import (
     Citation,
@@ -293,7 +294,7 @@ class DynamoThreadStore(_TableAdapter):
             ExpressionAttributeValues={":v": video_id},
         )
 
-    def put_feedback(self, feedback: Feedback) -> None:
+    def put_feedback(self, feedback: Feedback) -> Feedback | None:
         thread = self.get_thread(feedback.thread_id)
         if thread is None:
             raise NotFound("thread not found")
@@ -305,7 +306,24 @@ class DynamoThreadStore(_TableAdapter):
             **{k: v for k, v in asdict(feedback).items() if k != "message_id"},
             "feedback_for": feedback.message_id,
         }
-        self._put(item)
+        try:
+            # the rating it replaces comes back with the write itself (no extra read)
+            old = self._table.put_item(Item=_to_ddb(item), ReturnValues="ALL_OLD")
+        except ClientError as err:
+            _raise_for(err)
+            raise
+        before = _from_ddb(old.get("Attributes") or {})
+        if not before or not self._live(before):
+            return None
+        return Feedback(
+            message_id=before["feedback_for"],
+            user_id=before["user_id"],
+            creator_id=before["creator_id"],
+            thread_id=before["thread_id"],
+            rating=before["rating"],
+            comment=before.get("comment", ""),
+            created_at=before.get("created_at", 0),
+        )
 
     def list_feedback(self, user_id: str) -> list[Feedback]:
         # only what lies in a live thread: it expired with its thread (DynamoDB's TTL
