@@ -35,9 +35,14 @@ _ACCESS_LOG_FORMAT = apigw_v1.AccessLogFormat.custom(
 
 
 @jsii.implements(apigw.IAccessLogSettings)
-class _AccessLogSettings:
-    def __init__(self, log_group: logs.ILogGroup) -> None:
+class AccessLogSettings:
+    """A stage's access log: a log group and a format (the HTTP and the WebSocket API's)."""
+
+    def __init__(
+        self, log_group: logs.ILogGroup, log_format: apigw_v1.AccessLogFormat = _ACCESS_LOG_FORMAT
+    ) -> None:
         self._destination = apigw.LogGroupLogDestination(log_group)
+        self._format = log_format
 
     @property
     def destination(self) -> apigw.IAccessLogDestination:
@@ -45,7 +50,7 @@ class _AccessLogSettings:
 
     @property
     def format(self) -> apigw_v1.AccessLogFormat:
-        return _ACCESS_LOG_FORMAT
+        return self._format
 
 
 def _methods(route: Route) -> list[apigw.HttpMethod]:
@@ -106,7 +111,7 @@ class ApiConstruct(Construct):
             throttle=apigw.ThrottleSettings(
                 rate_limit=config.api_throttle_rate, burst_limit=config.api_throttle_burst
             ),
-            access_log_settings=_AccessLogSettings(self.access_logs),
+            access_log_settings=AccessLogSettings(self.access_logs),
         )
 
         integration_by_function: dict[str, integrations.HttpLambdaIntegration] = {}

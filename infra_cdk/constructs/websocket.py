@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import jsii
 from aws_cdk import CfnElement, Stack
 from aws_cdk import aws_apigateway as apigw_v1
 from aws_cdk import aws_apigatewayv2 as apigw
@@ -36,6 +35,7 @@ from creator_chat.adapters.aws.websocket_sender import CALLBACK_URL_ENV
 from creator_chat.resources import Declaration
 
 from infra_cdk.config import EnvConfig
+from infra_cdk.constructs.api import AccessLogSettings
 from infra_cdk.constructs.functions import bedrock_model_arns
 from infra_cdk.nag import acknowledge
 from infra_cdk.naming import pascal_case
@@ -61,20 +61,6 @@ ACCESS_LOG_FORMAT = apigw_v1.AccessLogFormat.custom(
     '"error":"$context.error.message",'
     '"userId":"$context.authorizer.user_id"}'
 )
-
-
-@jsii.implements(apigw.IAccessLogSettings)
-class _AccessLogSettings:
-    def __init__(self, log_group: logs.ILogGroup) -> None:
-        self._destination = apigw.LogGroupLogDestination(log_group)
-
-    @property
-    def destination(self) -> apigw.IAccessLogDestination:
-        return self._destination
-
-    @property
-    def format(self) -> apigw_v1.AccessLogFormat:
-        return ACCESS_LOG_FORMAT
 
 
 class WebSocketConstruct(Construct):
@@ -147,7 +133,7 @@ class WebSocketConstruct(Construct):
             throttle=apigw.ThrottleSettings(
                 rate_limit=config.api_throttle_rate, burst_limit=config.api_throttle_burst
             ),
-            access_log_settings=_AccessLogSettings(self.access_logs),
+            access_log_settings=AccessLogSettings(self.access_logs, ACCESS_LOG_FORMAT),
         )
 
         stream_models, _ = bedrock_model_arns(config.generation_model_id)

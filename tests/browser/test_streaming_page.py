@@ -9,13 +9,11 @@ import uuid
 
 import httpx
 import pytest
-from creator_chat.adapters.aws.bedrock_generator import BedrockConverseGenerator
-from creator_chat.breaker import CircuitBreaker
 from creator_chat.local.bedrock_stub import PacedConverseStub
 from creator_chat.local.runtime import LocalRuntime
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import TokenFactory, bearer
+from tests.e2e.conftest import TokenFactory, answer_at_a_models_pace, bearer
 
 from .conftest import DEMO_NAME, ask, dev_sign_in
 
@@ -41,18 +39,10 @@ RECORD = """
 
 @pytest.fixture
 def paced(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> PacedConverseStub:
-    """Answers through the Bedrock adapter on a stub at a model's pace (300 ms, 30 tokens/s)."""
-    stub = PacedConverseStub(first_token_s=0.3, tokens_per_s=30)
-    container = runtime.container
-    monkeypatch.setitem(
-        container.__dict__, "generator", BedrockConverseGenerator(stub, "stub.paced-web")
+    """A first token after 300 ms, then 30 tokens/s."""
+    return answer_at_a_models_pace(
+        runtime, monkeypatch, first_token_s=0.3, tokens_per_s=30, model_id="stub.paced-web"
     )
-    monkeypatch.setitem(
-        container.__dict__,
-        "generator_breaker",
-        CircuitBreaker("generator", failure_threshold=3, reset_timeout_s=30, clock=container.clock),
-    )
-    return stub
 
 
 def fan() -> str:

@@ -85,3 +85,29 @@ def demo_ready(api: httpx.Client, token: TokenFactory) -> list[dict]:
 @pytest.fixture
 def tmp_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def answer_at_a_models_pace(
+    runtime: LocalRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    first_token_s: float,
+    tokens_per_s: float,
+    model_id: str,
+):
+    """For one test: the runtime answers through the Bedrock Converse adapter on a stub that
+    streams at a model's pace (``creator_chat.local.bedrock_stub``), with a breaker of its
+    own so a throttled test leaves nothing behind. Returns the stub (its faults can be set)."""
+    from creator_chat.adapters.aws.bedrock_generator import BedrockConverseGenerator
+    from creator_chat.breaker import CircuitBreaker
+    from creator_chat.local.bedrock_stub import PacedConverseStub
+
+    stub = PacedConverseStub(first_token_s=first_token_s, tokens_per_s=tokens_per_s)
+    container = runtime.container
+    monkeypatch.setitem(container.__dict__, "generator", BedrockConverseGenerator(stub, model_id))
+    monkeypatch.setitem(
+        container.__dict__,
+        "generator_breaker",
+        CircuitBreaker("generator", failure_threshold=3, reset_timeout_s=30, clock=container.clock),
+    )
+    return stub

@@ -17,7 +17,7 @@ from creator_chat.local.runtime import LocalRuntime
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.e2e.conftest import DEMO, TokenFactory, bearer
+from tests.e2e.conftest import DEMO, TokenFactory, answer_at_a_models_pace, bearer
 
 QUESTION = "What temperature should steamed milk reach?"
 # asked once only (a first question's answer is cached: it would come back whole)
@@ -223,23 +223,10 @@ def test_two_questions_on_one_socket_each_end(socket) -> None:
 # --------------------------------------------------- a model's pace: the streaming Bedrock stub
 @pytest.fixture
 def paced(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch) -> PacedConverseStub:
-    """The runtime answers through the Bedrock Converse adapter on a stub that streams at a
-    model's pace (a first token after 200 ms, then 40 tokens/s); its own breaker, so a
-    throttled test leaves nothing behind."""
-    from creator_chat.adapters.aws.bedrock_generator import BedrockConverseGenerator
-    from creator_chat.breaker import CircuitBreaker
-
-    stub = PacedConverseStub(first_token_s=0.2, tokens_per_s=40)
-    container = runtime.container
-    monkeypatch.setitem(
-        container.__dict__, "generator", BedrockConverseGenerator(stub, "stub.paced-v1")
+    """A first token after 200 ms, then 40 tokens/s."""
+    return answer_at_a_models_pace(
+        runtime, monkeypatch, first_token_s=0.2, tokens_per_s=40, model_id="stub.paced-v1"
     )
-    monkeypatch.setitem(
-        container.__dict__,
-        "generator_breaker",
-        CircuitBreaker("generator", failure_threshold=3, reset_timeout_s=30, clock=container.clock),
-    )
-    return stub
 
 
 def test_a_model_stream_arrives_token_by_token(

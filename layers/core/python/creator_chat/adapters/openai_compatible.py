@@ -131,12 +131,23 @@ class OpenAICompatibleGenerator:
             "stream": False,
         }
         reply = self._post(body)
-        raw = _reply_text(reply)
         usage = reply.get("usage")
-        usage = usage if isinstance(usage, dict) else {}
+        return self._finish(
+            _reply_text(reply), usage if isinstance(usage, dict) else {}, messages, len(sources)
+        )
+
+    def _finish(
+        self,
+        raw: str,
+        usage: Mapping[str, Any],
+        messages: Sequence[Mapping[str, str]],
+        source_count: int,
+    ) -> Generation:
+        """The reply as a Generation, with the server's token counts — or, from a server that
+        does not count, the prompt budget's own estimates."""
         input_tokens = _int_or_none(usage.get("prompt_tokens"))
         output_tokens = _int_or_none(usage.get("completion_tokens"))
-        if input_tokens is None:  # a server that does not count: the budget's own estimate
+        if input_tokens is None:
             input_tokens = sum(
                 estimate_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages
             )
@@ -144,7 +155,7 @@ class OpenAICompatibleGenerator:
             output_tokens = estimate_tokens(raw)
         return finish_generation(
             raw,
-            source_count=len(sources),
+            source_count=source_count,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             model_id=self._model,
@@ -205,21 +216,7 @@ class OpenAICompatibleGenerator:
                 f"the model server dropped the stream ({type(exc).__name__})"
             ) from exc
         text = _THINK_RE.sub("", "".join(raw), count=1)
-        input_tokens = _int_or_none(usage.get("prompt_tokens"))
-        output_tokens = _int_or_none(usage.get("completion_tokens"))
-        if input_tokens is None:
-            input_tokens = sum(
-                estimate_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages
-            )
-        if output_tokens is None:
-            output_tokens = estimate_tokens(text)
-        return finish_generation(
-            text,
-            source_count=len(sources),
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            model_id=self._model,
-        )
+        return self._finish(text, usage, messages, len(sources))
 
     @contextmanager
     def _open_stream(self, body: dict[str, Any]) -> Iterator[httpx.Response]:

@@ -1,12 +1,13 @@
 // creator-chat web client: a plain ES module, no framework, no build step.
 // Everything that comes from the API is inserted as text (textContent), never as HTML.
 
+import { $, ApiError, announce, clock, describe, h, jwtClaims, safeUrl } from "/common.js";
+
 const SESSION_KEY = "creator-chat.session";
 const POLL_MS = 1000;
 const POLL_LIMIT = 150; // a queued answer is polled for about four minutes
 const SLUG_PATH = /^\/c\/([a-z0-9][a-z0-9-]{1,62})\/?$/;
 
-const $ = (id) => document.getElementById(id);
 const state = {
   // stream_url: the WebSocket API (streamed answers); unset → /v1/stream on this host when
   // the API is same-origin, else none (then answers come whole over HTTP)
@@ -20,51 +21,12 @@ const state = {
 
 // -- small helpers ------------------------------------------------------------------------
 
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
-  return node;
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function safeUrl(url) {
-  try {
-    const parsed = new URL(url, location.href);
-    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
-  } catch {
-    return null;
-  }
-}
 
-function clock(seconds) {
-  const s = Math.floor(seconds);
-  const hh = Math.floor(s / 3600);
-  const mm = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, "0");
-  return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
-}
 
-function jwtClaims(token) {
-  try {
-    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(part));
-  } catch {
-    return null;
-  }
-}
 
-function announce(text) {
-  const region = $("announcer");
-  region.textContent = "";
-  setTimeout(() => { region.textContent = text; }, 50);
-}
 
 function showView(id) {
   for (const view of ["loading", "sign-in", "picker", "chat"]) $(view).hidden = view !== id;
@@ -72,17 +34,6 @@ function showView(id) {
 
 // -- the API ------------------------------------------------------------------------------
 
-class ApiError extends Error {
-  constructor(response, body) {
-    const error = body && body.error;
-    super((error && error.message) || (body && body.message) || `HTTP ${response.status}`);
-    this.status = response.status;
-    this.code = error ? error.code : "";
-    this.requestId = error ? error.request_id : "";
-    this.body = body;
-    this.response = response;
-  }
-}
 
 function apiUrl(path) {
   return state.config.api_base.replace(/\/+$/, "") + path;
@@ -107,14 +58,6 @@ async function api(path, { method = "GET", body } = {}) {
   return { status: response.status, data, response };
 }
 
-function describe(error) {
-  if (error instanceof ApiError) {
-    const ref = error.requestId ? ` (reference ${error.requestId})` : "";
-    if (error.status >= 500) return `Something went wrong on our side. Please try again${ref}.`;
-    return `${error.message}${ref}`;
-  }
-  return "Could not reach the chat service. Check your connection and try again.";
-}
 
 // -- session ------------------------------------------------------------------------------
 

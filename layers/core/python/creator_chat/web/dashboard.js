@@ -1,6 +1,8 @@
 // creator-chat creator dashboard: a plain ES module, no framework, no build step.
 // Everything that comes from the API is inserted as text (textContent), never as HTML.
 
+import { $, ApiError, announce, clock, describe, h, jwtClaims, safeUrl } from "/common.js";
+
 const SESSION_KEY = "creator-chat.dashboard-session";
 const FAN_SESSION_KEY = "creator-chat.session"; // the chat page's: reused when it is a creator's
 const POLL_MS = 1000;
@@ -30,7 +32,6 @@ const KIND_LABELS = {
 const SUPPORTED = ".vtt, .srt, .json (YouTube transcript), .md, .txt or .pdf";
 const STATUS_LABELS = { queued: "Queued", processing: "Processing", done: "Done", failed: "Failed" };
 
-const $ = (id) => document.getElementById(id);
 const state = {
   config: { api_base: "", dev_sign_in: false, sign_in_url: null, max_upload_bytes: null },
   session: null, // {token, user_id, creator_id, exp}
@@ -46,27 +47,7 @@ const state = {
 
 // -- small helpers ------------------------------------------------------------------------
 
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
-  return node;
-}
 
-function safeUrl(url) {
-  if (!url) return null;
-  try {
-    const parsed = new URL(url, location.href);
-    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
-  } catch {
-    return null;
-  }
-}
 
 // The citation link of a passage, as the API builds it (domain/links.py): the video at its
 // second (t=123s on YouTube, t=123 elsewhere) or the manual at its page (#page=4).
@@ -84,13 +65,6 @@ function deepLink(url, { start_s: start, page } = {}) {
   return parsed.href;
 }
 
-function clock(seconds) {
-  const s = Math.floor(seconds);
-  const hh = Math.floor(s / 3600);
-  const mm = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, "0");
-  return hh ? `${hh}:${String(mm).padStart(2, "0")}:${ss}` : `${mm}:${ss}`;
-}
 
 function when(epochSeconds) {
   return new Date(epochSeconds * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
@@ -111,20 +85,7 @@ function sizeLabel(bytes) {
   return megabytes(bytes);
 }
 
-function jwtClaims(token) {
-  try {
-    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    return JSON.parse(atob(part));
-  } catch {
-    return null;
-  }
-}
 
-function announce(text) {
-  const region = $("announcer");
-  region.textContent = "";
-  setTimeout(() => { region.textContent = text; }, 50);
-}
 
 function showView(id) {
   for (const view of ["loading", "sign-in", "dashboard"]) $(view).hidden = view !== id;
@@ -132,16 +93,6 @@ function showView(id) {
 
 // -- the API ------------------------------------------------------------------------------
 
-class ApiError extends Error {
-  constructor(response, body) {
-    const error = body && body.error;
-    super((error && error.message) || (body && body.message) || `HTTP ${response.status}`);
-    this.status = response.status;
-    this.code = error ? error.code : "";
-    this.requestId = error ? error.request_id : "";
-    this.body = body;
-  }
-}
 
 function apiUrl(path) {
   return state.config.api_base.replace(/\/+$/, "") + path;
@@ -166,14 +117,6 @@ async function api(path, { method = "GET", body } = {}) {
   return { status: response.status, data };
 }
 
-function describe(error) {
-  if (error instanceof ApiError) {
-    const ref = error.requestId ? ` (reference ${error.requestId})` : "";
-    if (error.status >= 500) return `Something went wrong on our side. Please try again${ref}.`;
-    return `${error.message}${ref}`;
-  }
-  return "Could not reach the server. Check your connection and try again.";
-}
 
 function creatorPath(suffix = "") {
   return `/v1/creators/${encodeURIComponent(state.session.creator_id)}${suffix}`;
