@@ -116,6 +116,7 @@ class CreatorChatStack(Stack):
             # the page streams only where deltas can reach it (docs/architecture.md); without
             # a stream_url it asks over HTTP
             stream_url=websocket.url if websocket.delivers else None,
+            upload_bucket=storage.buckets["raw-uploads"],
         )
         observability = ObservabilityConstruct(
             self,

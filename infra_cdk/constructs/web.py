@@ -59,6 +59,7 @@ class WebConstruct(Construct):
         config: EnvConfig,
         api_url: str,
         stream_url: str | None = None,
+        upload_bucket: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
@@ -83,6 +84,13 @@ class WebConstruct(Construct):
         # the page calls the API on its own origin (execute-api), and streams answers from the
         # WebSocket API (wss://…): allow exactly those URLs
         connect_src = f"'self' {api_url}" + (f" {stream_url}" if stream_url else "")
+        # the dashboard POSTs uploads straight to the uploads bucket (a presigned form whose
+        # URL is the bucket's virtual-hosted https://{bucket}.s3.amazonaws.com/)
+        upload_origin = (
+            f"https://{upload_bucket.bucket_name}.s3.amazonaws.com" if upload_bucket else None
+        )
+        if upload_origin:
+            connect_src += f" {upload_origin}"
         page_csp = content_security_policy(connect_src=connect_src)
         embed_csp = content_security_policy(frame_ancestors="*", connect_src=connect_src)
         security = cloudfront.ResponseSecurityHeadersBehavior(
@@ -224,6 +232,18 @@ class WebConstruct(Construct):
         )
         self._acknowledge(config, deploy_role)
         self.url = f"https://{self.distribution.distribution_domain_name}"
+        if upload_bucket is not None:
+            # the browser's form POST to the bucket is cross-origin. Any origin, POST only:
+            # naming this site's origin would make the bucket depend on the distribution,
+            # which depends on the bucket (its CSP names it), and CORS guards nothing here —
+            # a POST is accepted only with a form signed for one key, size range and type,
+            # from wherever it comes (curl needs no CORS)
+            upload_bucket.add_cors_rule(
+                allowed_methods=[s3.HttpMethods.POST],
+                allowed_origins=["*"],
+                allowed_headers=["*"],
+                max_age=3000,
+            )
         CfnOutput(self, "WebUrl", value=self.url)
         CfnOutput(
             self,

@@ -131,6 +131,25 @@ def test_security_headers_allow_only_self_and_the_api(synthesized: Synthesized) 
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31_536_000
 
 
+def test_the_dashboard_may_post_uploads_to_the_uploads_bucket_and_nowhere_else(
+    synthesized: Synthesized,
+) -> None:
+    """The dashboard's upload is a form POST from the site's origin to the bucket (a
+    presigned POST): the bucket allows exactly that, and the page's CSP allows the bucket."""
+    bucket_id = synthesized.logical_id("Storage/RawUploadsBucket")
+    rules = synthesized.resources[bucket_id]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert [r["AllowedMethods"] for r in rules] == [["POST"]]
+    # any origin may send the form; only a form signed for one key and size is accepted
+    assert rules[0]["AllowedOrigins"] == ["*"]
+    policy_id = distribution(synthesized)["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
+    policy = synthesized.resources[policy_id["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+    csp = json.dumps(policy["SecurityHeadersConfig"]["ContentSecurityPolicy"])
+    assert bucket_id in csp and ".s3.amazonaws.com" in csp
+    # the other buckets (exports: download links) take no cross-origin writes
+    exports = synthesized.resources[synthesized.logical_id("Storage/ExportsBucket")]
+    assert "CorsConfiguration" not in exports["Properties"]
+
+
 def test_the_web_folder_and_a_deploy_time_config_are_uploaded(synthesized: Synthesized) -> None:
     outdir = Path(synthesized.app.outdir)
     manifest = json.loads((outdir / f"{synthesized.stack.artifact_id}.assets.json").read_text())
