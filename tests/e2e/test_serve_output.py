@@ -98,6 +98,7 @@ def test_quiet_prints_no_access_lines_nor_info_events(tmp_path: Path):
         exercise(url, admin())
     text = log.read_text()
     assert "creator-chat is serving on" in text  # the banner stays
+    assert "/v1/stream?token=TOKEN" in text  # where answers stream, as the README says
     assert not any(ACCESS.match(line) for line in text.splitlines())
     assert " INFO " not in text and "GET /health" not in text
 

@@ -80,6 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"  data:    AWS adapters ({runtime.mode}); nothing is kept locally", flush=True)
     print(f"  health:  curl {runtime.url}/health", flush=True)
     print(f"  pages:   {runtime.url}/ (fans)  {runtime.url}/dashboard (creators)", flush=True)
+    stream = runtime.url.replace("http://", "ws://", 1)
+    print(f"  stream:  {stream}/v1/stream?token=TOKEN (answers as they are written)", flush=True)
     data_dir = "" if args.data_dir is None else f" --data-dir {args.data_dir}"
     print(
         f"  token:   creator-chat token{data_dir} --user fan-1 --role fan --tier free", flush=True
