@@ -15,7 +15,7 @@ flag (``-c key=...``)   dev                staging            prod
 ``cache``               ``memory``         ``elasticache``    ``elasticache``
 ``vpc``                 ``false``          ``true``           ``true``
 ``provisioned``         ``false``          ``false``          ``true`` (authorizer, chat)
-``snapstart``           ``false``          ``true``           ``true`` (chat-worker, ingest)
+``snapstart``           ``false``          ``true``           ``true`` (chat-worker, ingest, stream)
 ======================  =================  =================  ==========================
 
 dev costs nothing while idle: no OpenSearch Serverless OCUs, no ElastiCache minimum, no
@@ -87,7 +87,7 @@ CACHE_BACKENDS: tuple[CacheBackend, ...] = get_args(CacheBackend)
 # purpose: ingest-worker (2 GB, minutes per batch) and export-worker (a rare job nobody
 # watches) would pay the SnapStart cache and restore charges for a cold start that is a
 # rounding error of their run time.
-SNAPSTART_CANDIDATES: tuple[str, ...] = ("authorizer", "chat", "chat-worker", "ingest")
+SNAPSTART_CANDIDATES: tuple[str, ...] = ("authorizer", "chat", "chat-worker", "ingest", "stream")
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,9 @@ def test_snapstart_in_prod_only_where_no_warm_capacity_is_kept(prod: Synthesized
     """chat-worker and ingest resume from a snapshot; authorizer and chat keep provisioned
     concurrency (Lambda refuses both on one version); the batch workers get neither."""
     snapstarted = {f.name for f in DECLARATION.functions if snapstart_of(prod, f.name) is not None}
-    assert snapstarted == {"chat-worker", "ingest"} == set(prod.config.snapstart_functions)
+    assert (
+        snapstarted == {"chat-worker", "ingest", "stream"} == set(prod.config.snapstart_functions)
+    )
     for name in snapstarted:
         assert snapstart_of(prod, name) == {"ApplyOn": "PublishedVersions"}
         assert not has_provisioned_concurrency(prod, name)
