@@ -68,3 +68,26 @@ export function describe(error) {
   }
   return "Could not reach the server. Check your connection and try again.";
 }
+
+// ``api(path, {method, body})`` and ``apiUrl(path)`` for a page whose ``state`` holds its
+// ``config.api_base`` and ``session``; ``onRefused`` runs when the gateway refuses the token
+// (401, or 403 with its own body: the authorizer said no) while a session is open.
+export function apiClient(state, onRefused) {
+  const apiUrl = (path) => state.config.api_base.replace(/\/+$/, "") + path;
+  async function api(path, { method = "GET", body } = {}) {
+    const headers = { Accept: "application/json" };
+    if (state.session) headers.Authorization = `Bearer ${state.session.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(apiUrl(path), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = response.status === 204 ? null : await response.json().catch(() => null);
+    const refused = response.status === 401 || (response.status === 403 && data && data.message === "Forbidden");
+    if (refused && state.session) onRefused();
+    if (!response.ok) throw new ApiError(response, data);
+    return { status: response.status, data, response };
+  }
+  return { api, apiUrl };
+}

@@ -1,7 +1,7 @@
 // creator-chat creator dashboard: a plain ES module, no framework, no build step.
 // Everything that comes from the API is inserted as text (textContent), never as HTML.
 
-import { $, ApiError, announce, clock, describe, h, jwtClaims, safeUrl } from "/common.js";
+import { $, ApiError, announce, apiClient, clock, describe, h, jwtClaims, safeUrl } from "/common.js";
 
 const SESSION_KEY = "creator-chat.dashboard-session";
 const FAN_SESSION_KEY = "creator-chat.session"; // the chat page's: reused when it is a creator's
@@ -93,29 +93,9 @@ function showView(id) {
 
 // -- the API ------------------------------------------------------------------------------
 
-
-function apiUrl(path) {
-  return state.config.api_base.replace(/\/+$/, "") + path;
-}
-
-async function api(path, { method = "GET", body } = {}) {
-  const headers = { Accept: "application/json" };
-  if (state.session) headers.Authorization = `Bearer ${state.session.token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(apiUrl(path), {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
-  // 401: no token; 403 with the gateway's own body: the authorizer refused the token
-  const refused = response.status === 401 || (response.status === 403 && data && data.message === "Forbidden");
-  if (refused && state.session) {
-    signOut("Your sign-in has expired. Please sign in again.", { revoke: false });
-  }
-  if (!response.ok) throw new ApiError(response, data);
-  return { status: response.status, data };
-}
+// the page's API calls: its session's token, and a sign-out when the token is refused
+const { api, apiUrl } = apiClient(state, () =>
+  signOut("Your sign-in has expired. Please sign in again.", { revoke: false }));
 
 
 function creatorPath(suffix = "") {
