@@ -56,10 +56,6 @@ class LocalConnections:
         with self._lock:
             self._open.pop(connection_id, None)
 
-    def is_open(self, connection_id: str) -> bool:
-        with self._lock:
-            return connection_id in self._open
-
     def send(self, connection_id: str, message: Mapping[str, Any]) -> bool:
         with self._lock:
             entry = self._open.get(connection_id)

@@ -22,7 +22,6 @@ from creator_chat import retrieval
 from creator_chat.breaker import CircuitBreaker
 from creator_chat.domain.links import deep_link
 from creator_chat.domain.models import (
-    AuditEntry,
     Chunk,
     Citation,
     Creator,
@@ -41,7 +40,6 @@ from creator_chat.domain.models import (
 )
 from creator_chat.errors import (
     DependencyUnavailable,
-    Forbidden,
     InvalidInput,
     NotFound,
     QuotaExceeded,
@@ -1012,16 +1010,7 @@ def trending(
 ) -> list[tuple[str, int]]:
     """This week's most asked questions (each asked by at least a few different fans, see
     ``DynamoTrendingStore``): the creator itself or an admin only."""
-    if not caller.can_manage_creator(creator_id):
-        deps.audit.record(
-            AuditEntry(
-                actor_id=caller.user_id,
-                action="trending.read",
-                target=creator_id,
-                outcome="denied",
-                request_id=request_id,
-                at=int(deps.clock.now()),
-            )
-        )
-        raise Forbidden("only the creator sees its analytics")
+    Auditor(deps.audit, deps.clock, request_id).require_manager(
+        caller, creator_id, "trending.read", "only the creator sees its analytics"
+    )
     return deps.trending.top_questions(creator_id, _week(deps.clock), limit=limit)

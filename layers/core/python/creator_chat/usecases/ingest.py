@@ -31,7 +31,7 @@ from creator_chat.domain.models import (
     SearchHit,
     clean_tags,
 )
-from creator_chat.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from creator_chat.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from creator_chat.ids import content_hash, random_id
 from creator_chat.observability import count, logger
 from creator_chat.ports import (
@@ -46,6 +46,7 @@ from creator_chat.ports import (
     VectorIndex,
 )
 from creator_chat.retrieval import passes_gate, query_terms
+from creator_chat.usecases.threads import Auditor
 
 if TYPE_CHECKING:
     from creator_chat.settings import Settings
@@ -119,21 +120,11 @@ def authorize_manage(
     deps: IngestDeps, caller: Identity, creator_id: str, action: str, request_id: str = ""
 ) -> None:
     """Only the creator itself (or an admin) manages a creator's content; refusals are audited."""
-    if caller.can_manage_creator(creator_id):
-        if deps.creators.get_creator(creator_id) is None:
-            raise NotFound("creator not found")
-        return
-    deps.audit.record(
-        AuditEntry(
-            actor_id=caller.user_id,
-            action=action,
-            target=creator_id,
-            outcome="denied",
-            request_id=request_id,
-            at=int(deps.clock.now()),
-        )
+    Auditor(deps.audit, deps.clock, request_id).require_manager(
+        caller, creator_id, action, "you cannot manage this creator's content"
     )
-    raise Forbidden("you cannot manage this creator's content")
+    if deps.creators.get_creator(creator_id) is None:
+        raise NotFound("creator not found")
 
 
 def _audit(deps: IngestDeps, caller: Identity, action: str, target: str, request_id: str) -> None:

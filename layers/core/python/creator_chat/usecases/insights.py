@@ -40,8 +40,8 @@ from creator_chat.domain.insights import (
     week_of,
     week_of_day,
 )
-from creator_chat.domain.models import AuditEntry, Feedback, Identity, Message, Role
-from creator_chat.errors import Forbidden, InvalidInput
+from creator_chat.domain.models import Feedback, Identity, Message, Role
+from creator_chat.errors import InvalidInput
 from creator_chat.observability import count, logger
 from creator_chat.ports import (
     AuditLog,
@@ -53,6 +53,7 @@ from creator_chat.ports import (
     TrendingStore,
 )
 from creator_chat.prompting import NOT_FOUND_ANSWER
+from creator_chat.usecases.threads import Auditor
 
 if TYPE_CHECKING:
     from creator_chat.settings import Settings
@@ -350,16 +351,6 @@ def _numbers(day: str, counters: dict[str, int]) -> DayNumbers:
 def _authorize(
     deps: InsightsDeps, caller: Identity, creator_id: str, action: str, request_id: str
 ) -> None:
-    if caller.can_manage_creator(creator_id):
-        return
-    deps.audit.record(
-        AuditEntry(
-            actor_id=caller.user_id,
-            action=action,
-            target=creator_id,
-            outcome="denied",
-            request_id=request_id,
-            at=int(deps.clock.now()),
-        )
+    Auditor(deps.audit, deps.clock, request_id).require_manager(
+        caller, creator_id, action, "only the creator sees its analytics"
     )
-    raise Forbidden("only the creator sees its analytics")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from creator_chat.domain.models import AuditEntry, Identity, Message, Thread
-from creator_chat.errors import NotFound
+from creator_chat.errors import Forbidden, NotFound
 from creator_chat.ports import AuditLog, Clock, ThreadStore
 
 
@@ -28,6 +28,13 @@ class Auditor:
                 at=int(self.clock.now()),
             )
         )
+
+    def require_manager(self, caller: Identity, creator_id: str, action: str, refusal: str) -> None:
+        """Only the creator itself (its team) or an admin: anyone else is refused with
+        ``refusal`` (403), and the attempt is audited."""
+        if not caller.can_manage_creator(creator_id):
+            self.denied(caller, action, creator_id)
+            raise Forbidden(refusal)
 
 
 def list_threads(store: ThreadStore, caller: Identity, *, limit: int = 50) -> list[Thread]:
