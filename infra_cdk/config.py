@@ -133,9 +133,9 @@ class TokenBudgets:
     ``CREATOR_CHAT_TOKEN_BUDGET_<TIER>``. The defaults are the Settings' (README "Token
     budgets")."""
 
-    free: int = 200_000
-    premium: int = 2_000_000
-    enterprise: int = 20_000_000
+    free: int = 400_000
+    premium: int = 4_000_000
+    enterprise: int = 40_000_000
 
     def __post_init__(self) -> None:
         if min(self.free, self.premium, self.enterprise) < 1:

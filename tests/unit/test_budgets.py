@@ -41,14 +41,17 @@ def test_an_answer_reserves_its_whole_prompt_budget_and_answer():
 
 def test_each_tier_has_its_budget_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     defaults = Settings()
-    assert [defaults.token_budget_for(t) for t in Tier] == [200_000, 2_000_000, 20_000_000]
+    assert [defaults.token_budget_for(t) for t in Tier] == [400_000, 4_000_000, 40_000_000]
+    # a tier's hourly quota of answers, all in flight at their worst case, fits its budget
+    bound = defaults.prompt_token_budget + defaults.answer_max_tokens
+    assert all(defaults.token_budget_for(t) >= defaults.quota_for(t) * bound for t in Tier)
 
     monkeypatch.setenv("CREATOR_CHAT_TOKEN_BUDGET_FREE", "50000")
     monkeypatch.setenv("CREATOR_CHAT_TOKEN_BUDGET_ENTERPRISE", "1")
 
     configured = Settings()
     assert configured.token_budget_for(Tier.FREE) == 50_000
-    assert configured.token_budget_for(Tier.PREMIUM) == 2_000_000
+    assert configured.token_budget_for(Tier.PREMIUM) == 4_000_000
     assert configured.token_budget_for(Tier.ENTERPRISE) == 1
 
 

@@ -73,12 +73,14 @@ class Settings(BaseSettings):
     # Monthly token budgets (input + output tokens of generated answers per user and calendar
     # month, UTC). An uncached answer costs ~2,850 tokens (docs/cost.md: a 2,500-token
     # prompt, a 350-token answer; ~$1 per million with Claude 3.5 Haiku), so the defaults are
-    # ~70 answers a month for free (~$0.20 of generation per fan), ~700 for premium and
-    # ~7,000 for enterprise. Each question reserves ``prompt_token_budget +
+    # ~140 answers a month for free (~$0.40 of generation per fan), ~1,400 for premium and
+    # ~14,000 for enterprise. Each question reserves ``prompt_token_budget +
     # answer_max_tokens`` (its worst case) until its answer settles (README "Token budgets").
-    token_budget_free: int = Field(default=200_000, ge=1)
-    token_budget_premium: int = Field(default=2_000_000, ge=1)
-    token_budget_enterprise: int = Field(default=20_000_000, ge=1)
+    # each holds a tier's hourly quota of answers in flight at their worst case (50 x 6,700 for
+    # free): a burst within the hourly quota is never refused for the budget's holds alone
+    token_budget_free: int = Field(default=400_000, ge=1)
+    token_budget_premium: int = Field(default=4_000_000, ge=1)
+    token_budget_enterprise: int = Field(default=40_000_000, ge=1)
     # An answer's reservation that was never settled (its process died mid-answer) is given
     # back after this long: longer than any answer can take, a queued one included (the
     # llm-jobs queue keeps a job 4 days).
