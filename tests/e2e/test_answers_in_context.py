@@ -91,6 +91,26 @@ def test_the_watched_video_holds_for_every_turn(
 
 
 @pytest.mark.parametrize(
+    ("ask", "fact"),
+    [
+        ("What should I check after installing it?", "quick link is fully seated"),
+        ("When is it worn out?", "0.5 percent"),
+    ],
+)
+def test_a_question_leaning_on_the_watched_video_is_answered_on_every_turn(
+    api: httpx.Client, token: TokenFactory, bike: tuple[str, dict[str, str]], ask: str, fact: str
+):
+    """The video's title as context must not make the gate ask for the title's words, nor
+    the label's ("context", "video") count as words the answer lacks."""
+    creator_id, _ = bike
+    tok = fan(token)
+    first = chat(api, tok, creator_id, ask, video_id="chain01")
+    again = chat(api, tok, creator_id, ask, video_id="chain01", thread_id=first["thread_id"])
+    for reply in (first, again):
+        assert fact in reply["answer"], reply["answer"]
+
+
+@pytest.mark.parametrize(
     ("question", "file", "said_at"),
     [
         ("What do I degrease the rotor with?", "disc-brake-pads.vtt", 65),

@@ -8,6 +8,7 @@ from creator_chat.content.chunking import chunk_document
 from creator_chat.content.parsers import parse
 from creator_chat.domain.models import Chunk, DocumentKind, SearchHit
 from creator_chat.retrieval import (
+    about_video,
     looks_dependent,
     passes_gate,
     rare_terms,
@@ -113,3 +114,28 @@ def test_the_gate_passes_a_chunk_saying_every_word_the_question_is_about():
     assert passes_gate(far, "What is the split shot trick?", 0.35)
     assert not passes_gate(far, "What is the split pea soup trick?", 0.35)
     assert not passes_gate(far, "What is a trick?", 0.35)  # one word is not enough
+
+
+def test_a_rewrite_s_context_is_not_asked_for_word_by_word():
+    """The gate's "every word" rule reads the fan's words, not the title a rewrite adds."""
+    chunk = Chunk(
+        "c3",
+        "cr_x",
+        "d3",
+        "Check the quick link is fully seated after installing a new chain.",
+        "Chains",
+    )
+    far = SearchHit(chunk, score=0.25, similarity=0.25)
+    asked = "What should I check after installing it?"
+    assert passes_gate(far, asked, 0.35)
+    assert passes_gate(far, about_video(asked, "Chain wear explained"), 0.35)
+    assert not passes_gate(far, about_video("What should I clean?", "Chain wear explained"), 0.35)
+
+
+def test_the_same_words_asked_again_are_not_their_own_context():
+    earlier = ["When should I replace my chain?", "When is it worn out?"]
+    rewritten = standalone_question("When is it worn out?", earlier)
+    assert rewritten == "When is it worn out? (context: When should I replace my chain?)"
+    assert standalone_question("When is it worn out?", ["When is it  worn out"]) == (
+        "When is it worn out?"
+    )

@@ -86,6 +86,8 @@ _CONNECTIVES = (
     "can i also",
 )
 MIN_SELF_CONTAINED_TERMS = 2
+# how a rewrite adds context to a question: "<question> (context: <earlier question>)"
+CONTEXT_LABEL = " (context: "
 
 
 def content_terms(text: str) -> list[str]:
@@ -106,12 +108,14 @@ def looks_dependent(question: str) -> bool:
 def standalone_question(question: str, previous_questions: Sequence[str]) -> str:
     """The question a follow-up stands for: the latest earlier question that carries a topic,
     then this one ("How much sealant goes in a road tyre? And how often do I top it up?").
-    A self-contained question, or the first of a thread, is returned as it is."""
+    A self-contained question, or the first of a thread, is returned as it is; an earlier
+    asking of the same words is no context (it leaned on the same thing)."""
     if not previous_questions or not looks_dependent(question):
         return question
+    same = _normalised(question)
     for earlier in reversed(previous_questions):
-        if content_terms(earlier):
-            return f"{question.strip()} (context: {earlier.strip()})"
+        if content_terms(earlier) and _normalised(earlier) != same:
+            return f"{question.strip()}{CONTEXT_LABEL}{earlier.strip()})"
     return question
 
 
@@ -120,7 +124,17 @@ def about_video(question: str, video_title: str) -> str:
     ("How much do I put in? (context: the video Tubeless sealant for road tyres)")."""
     if not video_title:
         return question
-    return f"{question.strip()} (context: the video {video_title.strip()})"
+    return f"{question.strip()}{CONTEXT_LABEL}the video {video_title.strip()})"
+
+
+def own_words(query: str) -> str:
+    """The fan's own words of a rewritten question, its added context left out."""
+    head, _, _ = query.partition(CONTEXT_LABEL)
+    return head
+
+
+def _normalised(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
 
 
 # ------------------------------------------------------------------------------- gate
@@ -165,7 +179,9 @@ class QueryTerms:
 
 
 def query_terms(query: str) -> QueryTerms:
-    return QueryTerms(tuple(rare_terms(query)), frozenset(content_terms(query)))
+    """Rare terms from the whole query (a follow-up's context may name the code); the words
+    it is about from the fan's own words only (a title in the context is not asked for)."""
+    return QueryTerms(tuple(rare_terms(query)), frozenset(content_terms(own_words(query))))
 
 
 def passes_gate(hit: SearchHit, query: str, floor: float, terms: QueryTerms | None = None) -> bool:
