@@ -118,7 +118,7 @@ def ledger(container: Container, results: Sequence[ChatResult]) -> Counter[Messa
 def test_redis_stopped_mid_run_chat_still_answers_and_the_cache_breaker_opens(
     settings: Settings, clock: FixedClock, redis_server: RedisServer
 ) -> None:
-    with_redis = settings.model_copy(update={"redis_url": redis_server.url})
+    with_redis = settings.replace(redis_url=redis_server.url)
     generator = FakeGenerator()
     container = chat_container(with_redis, clock, generator)
     creator = seed_creator(container)

@@ -232,7 +232,7 @@ def rig(
     # Every request must make the same DynamoDB calls for "the n-th call" to name the same
     # step each time: keep trending below its threshold (its one extra write, the question's
     # text once enough fans asked, would appear part-way through the run).
-    settings = settings.model_copy(update={"trending_min_askers": 10**6})
+    settings = settings.replace(trending_min_askers=10**6)
     container = Container(settings, clock=clock)
     container.overrides.update(embedder=FakeEmbedder(), generator=FakeGenerator())
     creator = seed_creator(container)

@@ -119,7 +119,7 @@ def test_a_small_account_is_answered_inline_and_a_large_one_gets_a_job(c: Contai
     assert small.inline is not None and small.job is None
     assert small.inline["threads"] == old_style_threads(c, me.user_id)
 
-    c.settings = c.settings.model_copy(update={"export_inline_max_messages": 5})
+    c.settings = c.settings.replace(export_inline_max_messages=5)
     large = exports.export_or_queue(c, me)
     assert large.inline is None and large.job is not None
     assert large.job.status is ExportStatus.PENDING

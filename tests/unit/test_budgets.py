@@ -58,7 +58,7 @@ def test_each_tier_has_its_budget_from_the_environment(monkeypatch: pytest.Monke
 def test_a_budget_of_zero_is_refused_at_start(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CREATOR_CHAT_TOKEN_BUDGET_PREMIUM", "0")
 
-    with pytest.raises(ValueError, match="token_budget_premium"):
+    with pytest.raises(ValueError, match="CREATOR_CHAT_TOKEN_BUDGET_PREMIUM: must be at least 1"):
         Settings()
 
 

@@ -20,8 +20,7 @@ from creator_chat.domain.models import Chunk, Creator, FanProfile, Generation
 from creator_chat.errors import DependencyUnavailable, DomainError
 from creator_chat.ports import Generator
 from creator_chat.prompting import NOT_FOUND_ANSWER, build_system_prompt, build_user_turn
-from creator_chat.settings import Settings
-from pydantic import ValidationError
+from creator_chat.settings import Settings, SettingsError
 
 from tests.recorded_openai_server import (
     RecordedOpenAIServer,
@@ -312,5 +311,5 @@ def test_settings_choose_it_from_the_environment(
 def test_an_incomplete_openai_configuration_fails_at_start(
     values: dict[str, str], missing: str
 ) -> None:
-    with pytest.raises(ValidationError, match=missing):
+    with pytest.raises(SettingsError, match=missing):
         Settings(generator="openai", **values)  # type: ignore[arg-type]

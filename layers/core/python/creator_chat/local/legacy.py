@@ -57,7 +57,7 @@ def import_legacy_data_dir(settings: Settings) -> dict[str, int] | None:
         return None
     from creator_chat.container import Container
 
-    container = Container(settings.model_copy(update={"storage": "embedded"}))
+    container = Container(settings.replace(storage="embedded"))
     try:
         counts = _import(container, data_dir)
     finally:

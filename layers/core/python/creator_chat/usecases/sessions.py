@@ -10,11 +10,14 @@ before the erasure (an erasure marker, kept as long as such a token could live).
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
-from creator_chat.auth import VerifiedToken
 from creator_chat.domain.models import Identity, Session
 from creator_chat.errors import Conflict, NotFound
 from creator_chat.ports import Clock, SessionStore
+
+if TYPE_CHECKING:  # only the authorizer verifies tokens: the APIs need no JWT library at init
+    from creator_chat.auth import VerifiedToken
 
 
 def session_id_for(session_key: str) -> str:
