@@ -546,6 +546,23 @@ def test_an_introduction_is_not_quoted_as_an_answer() -> None:
     ]
 
 
+def test_a_cross_reference_does_not_lead_the_answer() -> None:
+    # "See also <the question>" repeats the question's words, so it is the closest match,
+    # and answers nothing: the answer opens with what answers, the pointer may follow
+    pointer = "See also How do I bed in new disc brake pads?."
+    steps = "Bed in new pads with ten hard stops from 25 km/h."
+    embedder = LikenessEmbedder({pointer: 0.95, steps: 0.7})
+    faq = chunk(1, f"Pads squeal when they are glazed. {pointer}", "Brake FAQ")
+    manual = chunk(2, steps, "Brake manual")
+    question = "How do I bed in new disc brake pads?"
+    gen = semantic_answer(question, [faq, manual], embedder)
+    assert quoted(gen)[0] == (steps, 2)
+    assert (pointer, 1) in quoted(gen)
+    # when it is the only evidence, the pointer is still the honest answer
+    alone = semantic_answer(question, [chunk(1, pointer, "Brake FAQ")], embedder)
+    assert quoted(alone) == [(pointer, 1)]
+
+
 def test_a_point_stating_no_quantity_is_dropped_when_one_is_asked_for() -> None:
     target = "Steam the milk to 60 to 65 degrees Celsius."
     glossy = "Steamed milk should look glossy like wet paint."

@@ -57,7 +57,10 @@ Scoring, per sentence (x up to :data:`RANK_BONUS` more for better-ranked sources
 Selection: the best-scoring evidence first (the lead; an introduction, "In this video we
 ...", "Today is all about milk", "This is the Kestrel K58, ...", leads only when nothing
 else is evidence, and is otherwise quoted only as a neighbour: it names the topic of every
-question and answers none), then, best first, more sentences scoring at
+question and answers none; a cross-reference, "See also ...", "See <a title or an
+address> ...", does not lead either, when something else is evidence: it points to where
+the answer is, often in the question's own words, and states none; it may follow as a
+point), then, best first, more sentences scoring at
 least :data:`RELATIVE_FLOOR` (lexical) or :data:`SEMANTIC_RELATIVE_FLOOR` of it, skipping
 near-duplicates (shared terms, or meaning: :data:`REDUNDANT_SIMILARITY`) of one taken. Up to
 :data:`MAX_POINTS` separate points; a sentence next to one already taken extends that
@@ -244,6 +247,12 @@ _INTRO_RE = re.compile(
     re.IGNORECASE,
 )
 _NAMES_SUBJECT_RE = re.compile(r"(?:This|Here) is (?:the|my|our) [A-Z0-9]")
+# A cross-reference ("See also Why must 'self' be used ...?", "See How can I create a
+# stand-alone binary ...? for a list of tools", "See https://...") points to where the
+# answer is and states none: it often repeats the question's own words, so it scores as
+# the best match while answering nothing. It leads only when nothing else is evidence;
+# unlike an introduction it may still follow as a point (it tells the fan where to read on).
+_REFERS_RE = re.compile(r"\(?[Ss]ee (?:also\b|(?=[A-Z\"'\u201c\u2018]|https?://|www\.))")
 
 # The opener: neutral, or in the tone the creator's persona names (the first tone word it
 # says wins). Fixed text that states nothing of substance.
@@ -769,6 +778,11 @@ def _introduces(s: _Sentence) -> bool:
     return bool(_INTRO_RE.match(s.text) or _NAMES_SUBJECT_RE.match(s.text))
 
 
+def _refers(s: _Sentence) -> bool:
+    """Refers elsewhere for the answer: "See also ...", "See <a title or an address>"."""
+    return _REFERS_RE.match(s.text) is not None
+
+
 def _leads_in(s: _Sentence) -> bool:
     """Announces what follows: ends with a colon, or is short and states no figure."""
     text = s.text.rstrip()
@@ -805,7 +819,14 @@ def _select(
     if not supported:
         return []
     # the lead: the best evidence that is not an introduction, if any
-    start = next((i for i in supported if not _introduces(candidates[i].sentence)), supported[0])
+    start = next(
+        (
+            i
+            for i in supported
+            if not (_introduces(candidates[i].sentence) or _refers(candidates[i].sentence))
+        ),
+        supported[0],
+    )
     # when the question asks for a quantity and the lead states it, a point stating none
     # does not bear on the question ("What temperature ...?" / "The steam boiler runs at
     # 1.4 bar")
