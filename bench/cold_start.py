@@ -11,17 +11,26 @@ with DynamoDB, SQS and S3 served by the emulator on loopback. First invocations:
 - ingest: ``GET /v1/creators/{id}/documents`` as the creator (two reads);
 - the SQS workers: init only (no caller waits for them).
 
+The code runs with its bytecode, as deployed (the core layer and each function folder are
+bundled with ``.pyc`` files for the runtime's Python: ``infra_cdk/bytecode.py``): the repo's
+``layers/core`` and ``functions`` are compiled first. Two more rows show the authorizer and
+chat as Lambda ran them when they shipped as source only (every module compiled at each
+cold start, the dependencies' too): Python's bytecode cache is pointed at an empty folder.
+
     python bench/cold_start.py [--runs 10] [--import-profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +50,7 @@ from creator_chat.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 BENCH_CREATOR = "cr_coldstart"
+RATIO_TARGETS = {"authorizer": 1.5, "chat": 2.5}
 
 
 def api_event(name: str, method: str, path: str, claims: dict[str, str]) -> dict[str, Any]:
@@ -131,6 +141,9 @@ def main() -> int:
         creator_id=BENCH_CREATOR,
     )
     events = first_events(settings)
+    # as deployed: with bytecode (dependencies have theirs from pip; our code gets its own)
+    for folder in (ROOT / "layers" / "core" / "python", ROOT / "functions"):
+        compileall.compile_dir(folder, quiet=1)
 
     print(header(f"import boto3 (fresh interpreter), {args.runs} runs"))
     whole = []
@@ -164,6 +177,7 @@ def main() -> int:
         )
     )
     profiles: dict[str, list[tuple[str, float]]] = {}
+    totals: dict[str, float] = {}
     seen: set[tuple[str, str]] = set()
     for fn in DECLARATION.functions:
         module, _, attr = fn.handler.rpartition(".")
@@ -186,10 +200,40 @@ def main() -> int:
         if first:
             print(row(f"{fn.name}: first invocation", first))
             print(row(f"{fn.name}: init + first", total))
+            totals[fn.name] = statistics.median(total)
         key = (fn.code_dir, fn.handler)
         if args.import_profile and key not in seen:
             seen.add(key)
             profiles[fn.name] = import_profile(code, env)
+    boto3_ms = statistics.median(whole)
+    print(f'\nmedian init + first over median python -c "import boto3" ({boto3_ms:.0f} ms):')
+    for name, target in RATIO_TARGETS.items():
+        if name in totals:
+            ratio = totals[name] / boto3_ms
+            print(f"  {name:<12} {ratio:4.2f}x  (issue 19's target: at most {target}x)")
+    print(
+        header(
+            "without bytecode: source only, every module compiled at each cold start "
+            "(as the code shipped before it was bundled with .pyc)"
+        )
+    )
+    with tempfile.TemporaryDirectory() as empty:
+        no_bytecode = {"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}
+        for fn in DECLARATION.functions:
+            event = events.get(fn.name)
+            if fn.name not in ("authorizer", "chat") or event is None:
+                continue
+            module, _, attr = fn.handler.rpartition(".")
+            path = ROOT / "functions" / fn.code_dir / f"{module}.py"
+            code = child_code(path, attr, fn.name, event)
+            env = {
+                **lambda_environment(base, name=fn.name, task_root=path.parent),
+                **no_bytecode,
+            }
+            runs = [run_cold(code, env) for _ in range(args.runs)]
+            print(
+                row(f"{fn.name}: init + first, source only", [r["init"] + r["first"] for r in runs])
+            )
     for name, ranked in profiles.items():
         print(f"\nimport time by package, {name}: init + first invocation (ms, self, one run)")
         for package, ms in ranked:

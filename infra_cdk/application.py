@@ -11,16 +11,15 @@ environment-agnostic (account and region resolve at deploy time), so synth works
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from aws_cdk import App, Tags
 from creator_chat.resources import DECLARATION, Declaration
 
+from infra_cdk.bytecode import load_build_deps
 from infra_cdk.config import DEFAULT_DEPS_LAYER_DIR, SERVICE, load_config, parse_flag
 from infra_cdk.nag import add_checks
 from infra_cdk.stack import CreatorChatStack
@@ -60,7 +59,7 @@ def resolve_deps_layer_dir(
             "`python layers/build_deps.py` (no Docker needed, see layers/README.md), "
             "or pass -c deps_layer_dir=<folder holding python/>."
         )
-    build_deps = _build_deps()
+    build_deps = load_build_deps()
     if not build_deps.is_current(path, build_deps.runtime_requirements(pyproject)):
         # A layer built before pyproject.toml changed would deploy functions that fail to
         # import (e.g. without the X-Ray SDK the Tracer needs): refuse it here.
@@ -69,18 +68,6 @@ def resolve_deps_layer_dir(
             "pyproject.toml now lists. Rebuild it with `python layers/build_deps.py`."
         )
     return path
-
-
-def _build_deps() -> ModuleType:
-    """``layers/build_deps.py`` (a script, not a package), loaded by path."""
-    spec = importlib.util.spec_from_file_location(
-        "build_deps", REPO_ROOT / "layers" / "build_deps.py"
-    )
-    if spec is None or spec.loader is None:
-        raise ImportError("layers/build_deps.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def build_app(

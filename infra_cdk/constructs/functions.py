@@ -29,6 +29,7 @@ from constructs import Construct
 from creator_chat.resources import Declaration, Worker
 from creator_chat.resources import Function as FunctionDecl
 
+from infra_cdk.bytecode import compiled_code
 from infra_cdk.config import (
     INDEX_WRITERS,
     LLM_WORKER_FUNCTION,
@@ -45,7 +46,6 @@ from infra_cdk.naming import pascal_case
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 ALIAS_NAME = "live"
-_ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/*.egg-info", "**/.mypy_cache", "**/tests"]
 
 # Data-plane actions only: no table management, no streams, no PartiQL.
 DYNAMODB_ACTIONS = (
@@ -127,9 +127,10 @@ class FunctionsConstruct(Construct):
         self.core_layer = lambda_.LayerVersion(
             self,
             "CoreLayer",
-            code=lambda_.Code.from_asset(
-                str(_existing_dir(repo_root / "layers" / "core", "the core library layer")),
-                exclude=_ASSET_EXCLUDES,
+            code=compiled_code(
+                _existing_dir(repo_root / "layers" / "core", "the core library layer"),
+                runtime=RUNTIME,
+                mounted_at="/opt",
             ),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
@@ -236,7 +237,7 @@ class FunctionsConstruct(Construct):
         # Functions sharing a folder (chat and chat-worker) share one asset.
         if code_dir not in self._code:
             folder = _existing_dir(self._repo_root / "functions" / code_dir, "function code")
-            self._code[code_dir] = lambda_.Code.from_asset(str(folder), exclude=_ASSET_EXCLUDES)
+            self._code[code_dir] = compiled_code(folder, runtime=RUNTIME, mounted_at="/var/task")
         return self._code[code_dir]
 
     def _environment(self, decl: FunctionDecl) -> dict[str, str]:

@@ -65,13 +65,16 @@ def synthesize(
     deps_layer_dir: Path,
     customize: Callable[[App, CreatorChatStack], object] | None = None,
     extra_context: dict[str, Any] | None = None,
+    *,
+    bundle: bool = False,
 ) -> Synthesized:
+    """``bundle``: stage and bundle the assets as ``cdk synth`` does (slower)."""
+    skip_bundling = {"aws:cdk:bundling-stacks": [], "aws:cdk:disable-asset-staging": True}
     context = {
         **(extra_context or {}),
         "env": env,
         "deps_layer_dir": str(deps_layer_dir),
-        "aws:cdk:bundling-stacks": [],
-        "aws:cdk:disable-asset-staging": True,
+        **({} if bundle else skip_bundling),
         "aws:cdk:enable-asset-metadata": True,
     }
     app, stack = build_app(context, outdir=str(outdir))

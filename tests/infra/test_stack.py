@@ -6,12 +6,10 @@ per-env config), so a resource the declaration gains must show up in the stack t
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from creator_chat.settings import Settings
 
 from infra_cdk import application
 from infra_cdk.application import DependencyLayerMissing, resolve_deps_layer_dir
+from infra_cdk.bytecode import load_build_deps
 from infra_cdk.config import LLM_WORKER_FUNCTION, METRICS_NAMESPACE, EnvConfig, load_config
 from infra_cdk.constructs.functions import DYNAMODB_ACTIONS
 from infra_cdk.constructs.queues import check_visibility_timeouts
@@ -137,14 +136,6 @@ def function_props(s: Synthesized, function: str) -> dict[str, Any]:
         "Properties"
     ]
     return props
-
-
-def load_build_deps() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_deps", ROOT / "layers" / "build_deps.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- the stack --------------------------------------------------------------------------
