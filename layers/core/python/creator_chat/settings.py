@@ -327,26 +327,8 @@ def _coerce(hint: Any, raw: Any, from_env: bool) -> Any:
         if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
             return raw.strip().lower() in _TRUE
         raise ValueError("must be true or false")
-    if hint is int:
-        if isinstance(raw, bool):
-            raise ValueError("must be a whole number")
-        if isinstance(raw, int):
-            return raw
-        if isinstance(raw, str):
-            try:
-                return int(raw.strip())
-            except ValueError:
-                pass
-        raise ValueError("must be a whole number")
-    if hint is float:
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return float(raw)
-        if isinstance(raw, str):
-            try:
-                return float(raw.strip())
-            except ValueError:
-                pass
-        raise ValueError("must be a number")
+    if hint is int or hint is float:
+        return _number(hint, raw)
     if hint is str:
         if isinstance(raw, str):
             return raw
@@ -362,6 +344,20 @@ def _coerce(hint: Any, raw: Any, from_env: bool) -> Any:
             return SecretStr(raw)
         raise ValueError("must be text")
     raise TypeError(f"unsupported setting type {hint!r}")
+
+
+def _number(kind: type[int] | type[float], raw: Any) -> int | float:
+    message = "must be a whole number" if kind is int else "must be a number"
+    if isinstance(raw, bool):
+        raise ValueError(message)
+    if isinstance(raw, int) or (kind is float and isinstance(raw, float)):
+        return kind(raw)
+    if isinstance(raw, str):
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            pass
+    raise ValueError(message)
 
 
 def _check_bounds(f: dataclasses.Field[Any], value: Any) -> None:
