@@ -3,10 +3,19 @@ and a wrong value stops it at start with the variable named — never its value.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from creator_chat.settings import SecretStr, Settings, SettingsError
+from creator_chat.settings import PREFIX, SecretStr, Settings, SettingsError
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test sets: other tests in this process export settings of their own."""
+    for name in list(os.environ):
+        if name.startswith(PREFIX) or name in ("AWS_REGION", "AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name)
 
 
 def test_variables_are_read_by_their_prefixed_names_and_typed(monkeypatch: pytest.MonkeyPatch):
@@ -29,8 +38,6 @@ def test_variables_are_read_by_their_prefixed_names_and_typed(monkeypatch: pytes
 def test_unset_and_empty_variables_take_the_defaults(monkeypatch: pytest.MonkeyPatch):
     for name in ("CREATOR_CHAT_STORAGE", "CREATOR_CHAT_DATA_DIR", "CREATOR_CHAT_RESOURCE_NAMES"):
         monkeypatch.setenv(name, "")
-    monkeypatch.delenv("CREATOR_CHAT_ENV", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     s = Settings()
     assert s.storage is None and s.data_dir is None and s.resource_names == {}
     assert s.storage_family == "embedded" and s.quota_premium == 500
