@@ -197,6 +197,24 @@ def test_sentence_splitting_keeps_abbreviations_and_cuts_unpunctuated_captions()
     assert all(len(p.split()) <= 40 and p in captions for p in pieces)
 
 
+def test_a_long_sentence_that_ends_is_never_cut_into_pieces() -> None:
+    long = (
+        "It then turns the bytecode for modules written in Python into C code (array "
+        "initializers that can be turned into code objects using the marshal module) and "
+        "creates a custom-made config file that only contains those built-in modules which "
+        "are actually used in the program, so the binary stays small."
+    )
+    assert 40 < len(long.split()) <= 80
+    assert split_sentences(f"Freeze works in three steps. {long} Then it links.") == [
+        "Freeze works in three steps.",
+        long,
+        "Then it links.",
+    ]
+    # a run of captions with one full stop at its end is still cut into windows
+    run_on = " ".join(["and then we move the light a bit closer to the face"] * 9) + "."
+    assert len(split_sentences(run_on)) > 1
+
+
 def test_answers_from_unpunctuated_captions_quote_a_window_of_them() -> None:
     captions = chunk(
         1,

@@ -165,6 +165,9 @@ MAX_QUOTED = 5
 LEAD_IN_WORDS = 10
 #: Unpunctuated text (auto captions) is cut into windows of about this many words.
 MAX_SENTENCE_WORDS = 40
+# ... unless it ends at a sentence end: a long real sentence is quoted whole up to this many
+# words (past it, a run of captions with one full stop is still cut)
+MAX_FINISHED_SENTENCE_WORDS = 80
 _WINDOW_WORDS = 25
 _MIN_SENTENCE_WORDS = 3
 
@@ -349,9 +352,13 @@ def terms(text: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------ sentences
-def _split_long(sentence: str) -> list[str]:
-    """Cut an overlong (unpunctuated) sentence at clause marks, else into word windows."""
-    if len(sentence.split()) <= MAX_SENTENCE_WORDS:
+def _split_long(sentence: str, *, finished: bool = False) -> list[str]:
+    """Cut an overlong (unpunctuated) sentence at clause marks, else into word windows. A
+    ``finished`` one (it ends at a sentence end) is whole up to
+    :data:`MAX_FINISHED_SENTENCE_WORDS`: cutting a real sentence quotes its pieces as if they
+    were sentences ("module) and creates a custom-made config file ...")."""
+    limit = MAX_FINISHED_SENTENCE_WORDS if finished else MAX_SENTENCE_WORDS
+    if len(sentence.split()) <= limit:
         return [sentence]
     pieces: list[str] = []
     current: list[str] = []
@@ -515,7 +522,8 @@ def _pieces(text: str) -> list[tuple[str, bool, str]]:
             following = flat[end:].lstrip()
             if following and following[0].islower():
                 continue  # "5 p.m. and", "approx. ten": stay conservative
-            out.extend((piece, False, title) for piece in _split_long(flat[start:end].strip()))
+            sentence = flat[start:end].strip()
+            out.extend((piece, False, title) for piece in _split_long(sentence, finished=True))
             start = end
         rest = flat[start:].strip()
         if rest:
