@@ -154,7 +154,9 @@ class Assumptions:
     authorizer_ms: float = 25.0
     chat_ms: float = 2800.0  # the chat Lambda waits for Converse (answered in-request)
     chat_ms_cached: float = 120.0
-    ddb_read_units: float = 8.0  # session, quota, creator, thread, last N messages
+    # session (read with its erasure and legacy checks: 3 items a call), quota, creator,
+    # thread, last N messages
+    ddb_read_units: float = 9.0
     ddb_write_units: float = 7.0  # rate counter, usage, 2 messages (≤2 KB), thread TTL
     cache_ecpus: float = 12.0  # embedding, retrieval-context and response get/set
     log_kb: float = 3.0  # structured logs + EMF per chat

@@ -29,6 +29,21 @@ def test_a_new_session_reads_back(stores: Container):
     assert stores.sessions.get_session(uid("ses_")) is None
 
 
+def test_sessions_are_read_together_live_ones_only(stores: Container, clock: FixedClock):
+    first = new_session(stores, uid("fan-"))
+    second = new_session(stores, uid("fan-"))
+    short = new_session(stores, uid("fan-"), ttl_s=60)
+    clock.advance(61)
+    missing = uid("ses_")
+
+    found = stores.sessions.get_sessions(
+        [first.session_id, missing, second.session_id, short.session_id, first.session_id]
+    )
+
+    assert found == {first.session_id: first, second.session_id: second}
+    assert stores.sessions.get_sessions([]) == {}
+
+
 def test_putting_an_existing_session_is_a_conflict(stores: Container):
     session = new_session(stores, uid("fan-"))
 

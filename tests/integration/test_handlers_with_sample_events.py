@@ -94,10 +94,10 @@ def test_authorizer_errors_instead_of_denying_when_the_session_store_is_unavaila
     ev["headers"]["authorization"] = f"Bearer {tok}"
     sessions = container_from_env().sessions  # the store the handler's container uses
 
-    def throttled(_sid: str) -> None:
+    def throttled(_sids: object) -> None:
         raise DependencyUnavailable("DynamoDB unavailable (ThrottlingException)")
 
-    monkeypatch.setattr(sessions, "get_session", throttled)
+    monkeypatch.setattr(sessions, "get_sessions", throttled)
     with pytest.raises(DependencyUnavailable):
         handlers["authorizer"](ev, ctx("authorizer"))
     monkeypatch.undo()

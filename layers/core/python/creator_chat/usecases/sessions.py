@@ -37,9 +37,17 @@ def ensure_session(
     user was erased after the token was issued)."""
     who = token.identity
     sid = session_id_for(token.session_key)
-    session = store.get_session(sid)
+    erased_id = erasure_marker_id(who.user_id)
+    # a session revoked before sessions were keyed this way (by the hash of the raw string)
+    legacy_id = session_id_for(token.canonical)
+    # one round trip: the session, and what refuses a token on its first use
+    found = store.get_sessions([sid, erased_id, legacy_id])
+    session = found.get(sid)
     if session is None:
-        if _refused_before_first_use(store, token):
+        erased, legacy = found.get(erased_id), found.get(legacy_id)
+        if erased is not None and token.issued_at <= erased.created_at:
+            return None
+        if legacy is not None and legacy.revoked:
             return None
         now = int(clock.now())
         session = Session(
@@ -58,15 +66,6 @@ def ensure_session(
     if session.revoked or session.user_id != who.user_id:
         return None
     return session
-
-
-def _refused_before_first_use(store: SessionStore, token: VerifiedToken) -> bool:
-    erased = store.get_session(erasure_marker_id(token.identity.user_id))
-    if erased is not None and token.issued_at <= erased.created_at:
-        return True
-    # a session revoked before sessions were keyed this way (by the hash of the raw string)
-    legacy = store.get_session(session_id_for(token.canonical))
-    return legacy is not None and legacy.revoked
 
 
 def revoke_all(store: SessionStore, user_id: str, *, now: int, until: int, pseudonym: str) -> int:

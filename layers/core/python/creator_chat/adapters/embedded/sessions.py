@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from creator_chat.adapters.embedded.base import EmbeddedStore, from_json, to_json
 from creator_chat.domain.models import Session
@@ -38,6 +39,19 @@ class EmbeddedSessionStore(EmbeddedStore):
             (session_id, self._now()),
         )
         return from_json(Session, row["data"]) if row else None
+
+    def get_sessions(self, session_ids: Sequence[str]) -> dict[str, Session]:
+        ids = list(dict.fromkeys(session_ids))
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        rows = self._db.query(
+            f"SELECT data FROM sessions WHERE session_id IN ({marks})"  # noqa: S608 (placeholders)
+            " AND (expires_at IS NULL OR expires_at > ?)",
+            (*ids, self._now()),
+        )
+        sessions = [from_json(Session, row["data"]) for row in rows]
+        return {session.session_id: session for session in sessions}
 
     def revoke_session(self, session_id: str, user_id: str) -> bool:
         # another user's session matches no row, so it reads as "not found", like a missing one

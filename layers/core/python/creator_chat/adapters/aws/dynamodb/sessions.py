@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from typing import Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -35,7 +37,11 @@ class DynamoSessionStore(_TableAdapter):
         item = self._get({"session_id": session_id})
         if not item or not self._live(item):
             return None
-        return Session(**{k: v for k, v in item.items() if k in Session.__dataclass_fields__})
+        return _session(item)
+
+    def get_sessions(self, session_ids: Sequence[str]) -> dict[str, Session]:
+        items = self._batch_get([{"session_id": sid} for sid in dict.fromkeys(session_ids)])
+        return {item["session_id"]: _session(item) for item in items if self._live(item)}
 
     def revoke_session(self, session_id: str, user_id: str) -> bool:
         try:
@@ -77,3 +83,7 @@ class DynamoSessionStore(_TableAdapter):
                 if not _is_conditional_failure(err):
                     raise
         return len(items)
+
+
+def _session(item: Mapping[str, Any]) -> Session:
+    return Session(**{k: v for k, v in item.items() if k in Session.__dataclass_fields__})
