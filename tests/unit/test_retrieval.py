@@ -15,6 +15,7 @@ from creator_chat.retrieval import (
     renumber,
     standalone_question,
     supporting_second,
+    without_labels,
 )
 
 VTT = """WEBVTT
@@ -139,3 +140,10 @@ def test_the_same_words_asked_again_are_not_their_own_context():
     assert standalone_question("When is it worn out?", ["When is it  worn out"]) == (
         "When is it worn out?"
     )
+
+
+def test_a_rewrite_s_labels_are_no_words_of_the_question():
+    in_video = about_video("When is it worn out?", "Chain wear explained")
+    assert without_labels(in_video) == "When is it worn out? (Chain wear explained)"
+    follow_up = standalone_question("And how often?", ["How much sealant goes in?"])
+    assert without_labels(follow_up) == "And how often? (How much sealant goes in?)"

@@ -88,6 +88,7 @@ _CONNECTIVES = (
 MIN_SELF_CONTAINED_TERMS = 2
 # how a rewrite adds context to a question: "<question> (context: <earlier question>)"
 CONTEXT_LABEL = " (context: "
+_VIDEO_LABEL = "the video "
 
 
 def content_terms(text: str) -> list[str]:
@@ -124,13 +125,19 @@ def about_video(question: str, video_title: str) -> str:
     ("How much do I put in? (context: the video Tubeless sealant for road tyres)")."""
     if not video_title:
         return question
-    return f"{question.strip()}{CONTEXT_LABEL}the video {video_title.strip()})"
+    return f"{question.strip()}{CONTEXT_LABEL}{_VIDEO_LABEL}{video_title.strip()})"
 
 
 def own_words(query: str) -> str:
     """The fan's own words of a rewritten question, its added context left out."""
     head, _, _ = query.partition(CONTEXT_LABEL)
     return head
+
+
+def without_labels(query: str) -> str:
+    """A rewritten question's words, context included, without the labels the rewrite adds
+    ("context:", "the video"): those are no words of what is asked."""
+    return query.replace(CONTEXT_LABEL + _VIDEO_LABEL, " (").replace(CONTEXT_LABEL, " (")
 
 
 def _normalised(text: str) -> str:

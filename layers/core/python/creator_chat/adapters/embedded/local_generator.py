@@ -100,7 +100,7 @@ from creator_chat.prompting import (
     estimate_tokens,
     persona_from_system,
 )
-from creator_chat.retrieval import standalone_question
+from creator_chat.retrieval import standalone_question, without_labels
 
 __all__ = ["MODEL_ID", "NOT_FOUND_ANSWER", "LocalExtractiveGenerator", "split_sentences", "terms"]
 
@@ -211,9 +211,6 @@ _ABBREVIATIONS = _wordset("e.g i.e etc vs mr mrs ms dr prof approx fig inc ltd j
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _MARKER_RE = re.compile(r"\[\d{1,3}\]")
 _WS_RE = re.compile(r"\s+")
-# the label a rewritten question gives its context ("... (context: the video Chain wear)"):
-# the label's own words are no part of what is asked
-_CONTEXT_LABEL_RE = re.compile(r"\s*\(context:(?:\s+the video)?\s+")
 # A candidate sentence end: terminal punctuation, optional closing quotes/brackets, space.
 _END_RE = re.compile("[.!?\u2026]+[\"'\u201d\u2019)\\]]*(?=\\s)")
 _CLAUSE_RE = re.compile(r"(?<=[,;:])\s+")
@@ -1055,7 +1052,7 @@ class LocalExtractiveGenerator:
     def _choose(
         self, question: str, sources: Sequence[Chunk], max_tokens: int
     ) -> list[list[_Sentence]]:
-        question_terms = terms(_CONTEXT_LABEL_RE.sub(" (", question))
+        question_terms = terms(without_labels(question))
         if not question_terms or not sources:
             return []
         per_source = _source_sentences(sources)
