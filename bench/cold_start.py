@@ -13,9 +13,13 @@ with DynamoDB, SQS and S3 served by the emulator on loopback. First invocations:
 
 The code runs with its bytecode, as deployed (the core layer and each function folder are
 bundled with ``.pyc`` files for the runtime's Python: ``infra_cdk/bytecode.py``): the repo's
-``layers/core`` and ``functions`` are compiled first. Two more rows show the authorizer and
-chat as Lambda ran them when they shipped as source only (every module compiled at each
-cold start, the dependencies' too): Python's bytecode cache is pointed at an empty folder.
+``layers/core`` and ``functions`` are compiled first. boto3 and botocore are this
+environment's, copied with botocore's models pruned as the dependency layer ships them
+(``layers/build_deps.py``: only the services the code calls), first on every child's
+``PYTHONPATH`` (the ``import boto3`` rows' too). More rows show the authorizer and chat as
+Lambda ran them before: with the runtime's SDK (every model), and when they shipped as
+source only (every module compiled at each cold start, the dependencies' too: Python's
+bytecode cache is pointed at an empty folder).
 
     python bench/cold_start.py [--runs 10] [--import-profile]
 """
@@ -27,6 +31,7 @@ import compileall
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +40,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore
+import s3transfer
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers"))
+import build_deps
 import creator_chat.local  # noqa: F401  (quiet Powertools before it is imported)
 from _table import header, row
 from creator_chat.auth import issue_dev_token
@@ -93,6 +104,17 @@ def _ok(result: dict[str, Any]) -> bool:
     return bool(result.get("isAuthorized", result.get("statusCode") == 200))
 
 
+def shipped_sdk(into: Path) -> Path:
+    """boto3, botocore and s3transfer as the dependency layer ships them, in ``into``: this
+    environment's copies (with their bytecode), botocore's models pruned by the layer
+    build."""
+    for module in (boto3, botocore, s3transfer):
+        source = Path(str(module.__file__)).parent
+        shutil.copytree(source, into / source.name)
+    build_deps.prune_botocore(into, build_deps.aws_services())
+    return into
+
+
 def import_profile(code: str, env: dict[str, str], top: int = 12) -> list[tuple[str, float]]:
     """Import time per top-level package during init (self time of all its modules, one
     run of ``python -X importtime``): what each dependency costs on its own."""
@@ -117,9 +139,12 @@ def main() -> int:
     args = parser.parse_args()
     emu = Emulator()
     emu.start()
+    sdk = shipped_sdk(Path(tempfile.mkdtemp(prefix="shipped-sdk-")))
+    pythonpath = os.environ.get("PYTHONPATH", "")
     base = {
         **os.environ,
         **emu.environment(),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(sdk), pythonpath])),
         "CREATOR_CHAT_ENV": "local",
         "CREATOR_CHAT_JWT_SECRET": "bench-secret-0123456789abcdef0123456789",
         "POWERTOOLS_METRICS_DISABLED": "true",
@@ -211,6 +236,18 @@ def main() -> int:
         if name in totals:
             ratio = totals[name] / boto3_ms
             print(f"  {name:<12} {ratio:4.2f}x  (issue 19's target: at most {target}x)")
+    print(header("with the Lambda runtime's SDK: botocore with every service's model"))
+    runtime_sdk = {**base, "PYTHONPATH": pythonpath}
+    for fn in DECLARATION.functions:
+        event = events.get(fn.name)
+        if fn.name not in RATIO_TARGETS or event is None:
+            continue
+        module, _, attr = fn.handler.rpartition(".")
+        path = ROOT / "functions" / fn.code_dir / f"{module}.py"
+        code = child_code(path, attr, fn.name, event)
+        env = lambda_environment(runtime_sdk, name=fn.name, task_root=path.parent)
+        runs = [run_cold(code, env) for _ in range(args.runs)]
+        print(row(f"{fn.name}: init + first, every model", [r["init"] + r["first"] for r in runs]))
     print(
         header(
             "without bytecode: source only, every module compiled at each cold start "
@@ -239,6 +276,7 @@ def main() -> int:
         for package, ms in ranked:
             print(f"  {package:<30} {ms:>8.1f}")
     emu.stop()
+    shutil.rmtree(sdk, ignore_errors=True)
     return 0
 
 

@@ -3,9 +3,12 @@
 
 pip downloads prebuilt wheels for the Lambda platform (Linux arm64, CPython 3.12) and
 unpacks them into ``<out>/python`` (the layer layout). The packages are the runtime group,
-``[project].dependencies`` in pyproject.toml, less boto3/botocore, which the Lambda
-runtime provides. Source distributions are refused (``--only-binary=:all:``): a package
-without an aarch64 wheel fails the build instead of being compiled for this machine.
+``[project].dependencies`` in pyproject.toml, boto3 and botocore included: the layer ships
+the SDK version the code was tested with (the runtime's own drifts, and a layer's urllib3
+next to the runtime's botocore is the misalignment AWS warns of), with botocore's models
+pruned to the services the code calls (:data:`creator_chat.adapters.aws.services.AWS_SERVICES`).
+Source distributions are refused (``--only-binary=:all:``): a package without an aarch64
+wheel fails the build instead of being compiled for this machine.
 
     python layers/build_deps.py                 # → build/deps-layer/python
     python layers/build_deps.py --out /tmp/deps
@@ -17,22 +20,26 @@ from __future__ import annotations
 
 import argparse
 import glob
+import gzip
+import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "deps-layer"
 PYTHON_VERSION = "3.12"  # = RUNTIME in infra_cdk/constructs/functions.py
 # Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): any of these wheels loads.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64")
-# Provided by the Lambda runtime; shipping our own would only grow the layer.
-PROVIDED_BY_LAMBDA = frozenset({"boto3", "botocore", "s3transfer"})
+# The services whose botocore models the layer keeps: one list, read from the core layer.
+SERVICES_FILE = REPO_ROOT / "layers/core/python/creator_chat/adapters/aws/services.py"
 # Lambda's limit for a function plus all its layers, unzipped.
 LAMBDA_UNZIPPED_LIMIT_BYTES = 250 * 1024 * 1024
 
@@ -56,13 +63,73 @@ def canonical_name(requirement: str) -> str:
 
 
 def runtime_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
-    """The runtime group of ``pyproject``, without what Lambda already provides."""
+    """The runtime group of ``pyproject``."""
     project = tomllib.loads(pyproject.read_text())["project"]
-    return [
-        requirement
-        for requirement in project.get("dependencies", [])
-        if canonical_name(requirement) not in PROVIDED_BY_LAMBDA
-    ]
+    return list(project.get("dependencies", []))
+
+
+def aws_services(services_file: Path = SERVICES_FILE) -> frozenset[str]:
+    """The services the deployed code calls (``AWS_SERVICES``), read without importing the
+    package."""
+    return frozenset(runpy.run_path(str(services_file))["AWS_SERVICES"])
+
+
+def _read_json(path: Path) -> Any:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _data_file(folder: Path, stem: str) -> Path | None:
+    """``stem.json`` or ``stem.json.gz`` in ``folder`` (botocore reads either)."""
+    for name in (f"{stem}.json", f"{stem}.json.gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _endpoint_prefixes(service_folder: Path) -> set[str]:
+    """The ``endpointPrefix`` of each API version's model of one service: the key botocore
+    looks it up by in ``endpoints.json``."""
+    prefixes = set()
+    for version in service_folder.iterdir():
+        model = _data_file(version, "service-2") if version.is_dir() else None
+        if model is not None:
+            prefixes.add(_read_json(model)["metadata"]["endpointPrefix"])
+    return prefixes
+
+
+def prune_botocore(site: Path, services: frozenset[str]) -> tuple[int, int]:
+    """Keep only ``services``' models in ``site/botocore/data``, and only their entries in
+    its ``endpoints.json`` (every partition and region stays). Every client botocore creates
+    loads that file whole: 1.2 MB of JSON, ~23 ms of each cold start, for 450 services the
+    code never calls. Returns (service folders kept, removed)."""
+    data = site / "botocore" / "data"
+    folders = [path for path in data.iterdir() if path.is_dir()]
+    missing = services - {path.name for path in folders}
+    if missing:
+        raise SystemExit(f"botocore in {site} has no model for {sorted(missing)}")
+    prefixes: set[str] = set()
+    removed = 0
+    for folder in folders:
+        if folder.name in services:
+            prefixes |= _endpoint_prefixes(folder)
+        else:
+            shutil.rmtree(folder)
+            removed += 1
+    endpoints_file = _data_file(data, "endpoints")
+    if endpoints_file is None:
+        raise SystemExit(f"botocore in {site} has no endpoints.json")
+    endpoints = _read_json(endpoints_file)
+    for partition in endpoints["partitions"]:
+        partition["services"] = {
+            name: entry for name, entry in partition["services"].items() if name in prefixes
+        }
+    endpoints_file.unlink()
+    (data / "endpoints.json").write_text(
+        json.dumps(endpoints, separators=(",", ":")), encoding="utf-8"
+    )
+    return len(folders) - removed, removed
 
 
 def pip_command(requirements: Sequence[str], target: Path) -> list[str]:
@@ -89,14 +156,9 @@ def pip_command(requirements: Sequence[str], target: Path) -> list[str]:
 
 
 def _prune(site: Path) -> None:
-    """Drop what Lambda provides (if pulled in transitively), scripts, man pages, caches."""
+    """Drop scripts, man pages and caches."""
     for path in list(site.iterdir()):
-        name = path.name.split("-", 1)[0].lower() if path.suffix == ".dist-info" else path.name
-        if name.replace("_", "-") in PROVIDED_BY_LAMBDA or path.name in {
-            "bin",
-            "share",
-            "__pycache__",
-        }:
+        if path.name in {"bin", "share", "__pycache__"}:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     for cache in site.rglob("__pycache__"):
         shutil.rmtree(cache, ignore_errors=True)
@@ -201,6 +263,8 @@ def build(out: Path, requirements: Sequence[str]) -> Path:
     site.mkdir(parents=True)
     subprocess.run(pip_command(requirements, site), check=True)  # noqa: S603 (our own argv)
     _prune(site)
+    kept, removed = prune_botocore(site, aws_services())
+    print(f"botocore: kept the models of {kept} services, removed {removed}")
     compiled = compile_bytecode(site, ddir="/opt/python")
     size = _size(site)
     if size > LAMBDA_UNZIPPED_LIMIT_BYTES:

@@ -808,27 +808,22 @@ def test_a_layer_built_before_pyproject_changed_is_refused_with_the_build_comman
         resolve_deps_layer_dir(None, default=layer, pyproject=pyproject)
 
 
-def test_dependency_layer_installs_the_runtime_group_for_lambda_without_boto(
-    tmp_path: Path,
-) -> None:
+def test_dependency_layer_installs_the_runtime_group_for_lambda(tmp_path: Path) -> None:
     build_deps = load_build_deps()
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text(
         '[project]\nname = "x"\nversion = "0"\n'
-        'dependencies = ["boto3>=1.35", "Botocore", "PyJWT[crypto]>=2.9", "pydantic>=2.7"]\n'
+        'dependencies = ["boto3>=1.35", "PyJWT[crypto]>=2.9", "pydantic>=2.7"]\n'
         '[project.optional-dependencies]\ninfra = ["aws-cdk-lib"]\n'
     )
     requirements = build_deps.runtime_requirements(pyproject)
-    assert requirements == ["PyJWT[crypto]>=2.9", "pydantic>=2.7"]
+    assert requirements == ["boto3>=1.35", "PyJWT[crypto]>=2.9", "pydantic>=2.7"]
     command = build_deps.pip_command(requirements, tmp_path / "out")
     joined = " ".join(command)
     assert "--platform manylinux2014_aarch64" in joined
     assert "--only-binary=:all:" in command
     assert "--python-version 3.12" in joined and "--implementation cp" in joined
-    assert command[-2:] == requirements
-    # The real runtime group never ships boto3/botocore either.
-    real = {build_deps.canonical_name(r) for r in build_deps.runtime_requirements()}
-    assert real.isdisjoint({"boto3", "botocore"})
+    assert command[-3:] == requirements
 
 
 def test_export_files_expire_after_a_day_and_keep_no_old_versions(prod: Synthesized) -> None:

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from creator_chat.adapters.aws.bedrock_errors import NETWORK_ERRORS, TRANSIENT_ERROR_CODES
+from creator_chat.adapters.aws.clients import new_client
 from creator_chat.adapters.llm_common import (
     conversation_turns,
     finish_generation,
@@ -69,9 +69,7 @@ def build_bedrock_runtime_client(
         read_timeout=timeout_s,
         connect_timeout=min(5.0, float(timeout_s)),
     )
-    return boto3.client(  # type: ignore[call-overload]
-        service, region_name=region, endpoint_url=endpoint_url, config=config
-    )
+    return new_client(service, region_name=region, endpoint_url=endpoint_url, config=config)
 
 
 def build_messages(

@@ -8,6 +8,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import DataNotFoundError
 
+from creator_chat.adapters.aws.services import AWS_SERVICES
 from creator_chat.settings import Settings
 
 # Adaptive retries back off on throttling; short timeouts keep a slow dependency from
@@ -61,6 +62,23 @@ def _look_up_services_directly(session: boto3.session.Session) -> None:
     loader.list_available_services = lambda type_name: _ServiceNames(loader, type_name, list_all)
 
 
+def declared(service: str) -> str:
+    """``service``, if the dependency layer ships its model (:data:`AWS_SERVICES`); else a
+    ValueError here, in any test, instead of ``UnknownServiceError`` in Lambda."""
+    if service not in AWS_SERVICES:
+        raise ValueError(
+            f"AWS service {service!r} is not in creator_chat.adapters.aws.services."
+            "AWS_SERVICES: the Lambda layer would ship without its model"
+        )
+    return service
+
+
+def new_client(service: str, **kwargs: Any) -> Any:
+    """``boto3.client(service, **kwargs)`` for a declared service: the one way the code
+    creates a client outside :class:`AwsClients`."""
+    return boto3.client(declared(service), **kwargs)  # type: ignore[call-overload]
+
+
 class AwsClients:
     """Builds boto3 clients/resources once per process for one endpoint."""
 
@@ -80,7 +98,7 @@ class AwsClients:
                 # them in us-east-1 is still SigV2, which buckets created since 2020 refuse
                 config = config.merge(_S3_CONFIG)
             self._cache[key] = self.session.client(
-                service,
+                declared(service),
                 endpoint_url=self._endpoint,
                 config=config,  # type: ignore[call-overload]
             )
@@ -90,7 +108,7 @@ class AwsClients:
         key = ("resource", service)
         if key not in self._cache:
             self._cache[key] = self.session.resource(
-                service,
+                declared(service),
                 endpoint_url=self._endpoint,
                 config=self._config,  # type: ignore[call-overload]
             )

@@ -26,11 +26,11 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from creator_chat.adapters.aws.clients import new_client
 from creator_chat.errors import DependencyUnavailable
 
 CALLBACK_URL_ENV = "CREATOR_CHAT_WEBSOCKET_CALLBACK_URL"
@@ -144,7 +144,7 @@ def build_client(
         read_timeout=timeout_s,
         tcp_keepalive=True,
     )
-    return boto3.client(
+    return new_client(
         "apigatewaymanagementapi",
         endpoint_url=endpoint_url.rstrip("/"),
         region_name=region or _region_of(endpoint_url),
