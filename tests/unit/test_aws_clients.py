@@ -41,6 +41,8 @@ def test_clients_and_resources_build_without_listing_every_service(
 
 def test_an_unknown_service_still_fails_with_the_list_of_known_ones(clients: AwsClients) -> None:
     with pytest.raises(UnknownServiceError, match=r"Valid service names are: .*dynamodb"):
+        clients.session.client("no-such-service", region_name="us-east-1")
+    with pytest.raises(ValueError, match="AWS_SERVICES"):  # ours refuses it before botocore
         clients.client("no-such-service")
 
 
