@@ -26,7 +26,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from creator_chat.resources import Declaration, Worker
+from creator_chat.resources import FUNCTION_ENVIRONMENT, Declaration, Worker
 from creator_chat.resources import Function as FunctionDecl
 
 from infra_cdk.bytecode import compiled_code
@@ -250,6 +250,7 @@ class FunctionsConstruct(Construct):
         for bucket in decl.buckets:
             names[f"bucket:{bucket}"] = deps.buckets[bucket].bucket_name
         env = {
+            **FUNCTION_ENVIRONMENT,
             "CREATOR_CHAT_ENV": config.name,
             "CREATOR_CHAT_RESOURCE_PREFIX": config.resource_prefix,
             "CREATOR_CHAT_RESOURCE_NAMES": Stack.of(self).to_json_string(names),

@@ -297,6 +297,8 @@ def test_handler_code_is_the_function_folder_the_local_runtime_runs(
         # ...and the handlers' Tracer runs: nothing in the environment turns it off
         env = props["Environment"]["Variables"]
         assert env.get("POWERTOOLS_TRACE_DISABLED", "false") == "false", function.name
+        # no scan of every package's entry points for pydantic plugins at a cold start
+        assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__", function.name
 
 
 def test_function_environment_names_only_the_resources_it_declares(

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from creator_chat.resources import FUNCTION_ENVIRONMENT
+
 # A sampled X-Ray trace, as Lambda sets it per invocation when tracing is active.
 TRACE_HEADER = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"
 
@@ -48,10 +50,11 @@ print(json.dumps({{"init": (t1 - t0) * 1000, "first": first, "result": result, "
 def lambda_environment(
     base: Mapping[str, str], *, name: str, task_root: Path, tracing: bool = True
 ) -> dict[str, str]:
-    """``base`` plus what Lambda puts in a deployed function's environment; tracing on as
-    the stack deploys it (segments go to a UDP port where nothing listens)."""
+    """``base`` plus what Lambda and the stack put in a deployed function's environment;
+    tracing on as the stack deploys it (segments go to a UDP port where nothing listens)."""
     return {
         **base,
+        **FUNCTION_ENVIRONMENT,
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
