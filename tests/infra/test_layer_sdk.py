@@ -86,7 +86,7 @@ def test_the_layer_keeps_only_the_declared_services_and_their_endpoints(pruned_s
     endpoints = json.loads(endpoints_file.read_text())
     aws = next(p for p in endpoints["partitions"] if p["partition"] == "aws")
     # keyed by endpoint prefix; the newer services resolve by their endpoint rule sets alone
-    assert {"dynamodb", "sqs", "s3", "sts"} == set(aws["services"])
+    assert {"dynamodb", "sqs", "s3", "sts", "xray"} == set(aws["services"])
     assert "ec2" not in aws["services"] and "lambda" not in aws["services"]
     assert "us-east-1" in aws["regions"] and len(endpoints["partitions"]) > 3
 

@@ -19,5 +19,6 @@ AWS_SERVICES: frozenset[str] = frozenset(
         "bedrock-agent-runtime",  # rerank
         "apigatewaymanagementapi",  # WebSocket deltas
         "sts",  # botocore's assume-role credential providers, if a deployment configures one
+        "xray",  # the X-Ray SDK's sampling client (outside Lambda; in Lambda it samples locally)
     }
 )
