@@ -239,16 +239,23 @@ def compile_bytecode(folder: Path, python: str | None = None, *, ddir: str | Non
     return True
 
 
+def _stamp_lines(requirements: Sequence[str]) -> list[str]:
+    """What a layer is built from: the requirements, and the services whose models it keeps
+    (a service added to ``AWS_SERVICES`` makes a built layer stale too)."""
+    return [*requirements, *(f"aws-service:{name}" for name in sorted(aws_services()))]
+
+
 def write_stamp(out: Path, requirements: Sequence[str]) -> None:
-    (out / STAMP_NAME).write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    (out / STAMP_NAME).write_text("\n".join(_stamp_lines(requirements)) + "\n", encoding="utf-8")
 
 
 def is_current(out: Path, requirements: Sequence[str]) -> bool:
-    """Whether the layer in ``out`` was built from exactly ``requirements``."""
+    """Whether the layer in ``out`` was built from exactly ``requirements`` and keeps the
+    models of exactly the services the code calls now."""
     stamp = out / STAMP_NAME
     if not (out / "python").is_dir() or not stamp.is_file():
         return False
-    return stamp.read_text(encoding="utf-8").split() == list(requirements)
+    return stamp.read_text(encoding="utf-8").split() == _stamp_lines(requirements)
 
 
 def _size(path: Path) -> int:

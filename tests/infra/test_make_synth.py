@@ -44,6 +44,13 @@ def test_if_stale_builds_a_missing_or_stale_layer_and_keeps_a_current_one(
     build_deps.main(["--if-stale", "--out", str(layer)])
     assert built == [tmp_path / "missing", layer]
 
+    # a service added to AWS_SERVICES: the layer lacks its model, so it is stale too
+    layer = current_placeholder(tmp_path / "services")
+    services = build_deps.aws_services()
+    monkeypatch.setattr(build_deps, "aws_services", lambda: services | {"kinesis"})
+    build_deps.main(["--if-stale", "--out", str(layer)])
+    assert built == [tmp_path / "missing", tmp_path / "current", layer]
+
 
 def make_synth(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
