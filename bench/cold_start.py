@@ -40,10 +40,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore
-import s3transfer
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers"))
 import build_deps
@@ -104,17 +100,6 @@ def _ok(result: dict[str, Any]) -> bool:
     return bool(result.get("isAuthorized", result.get("statusCode") == 200))
 
 
-def shipped_sdk(into: Path) -> Path:
-    """boto3, botocore and s3transfer as the dependency layer ships them, in ``into``: this
-    environment's copies (with their bytecode), botocore's models pruned by the layer
-    build."""
-    for module in (boto3, botocore, s3transfer):
-        source = Path(str(module.__file__)).parent
-        shutil.copytree(source, into / source.name)
-    build_deps.prune_botocore(into, build_deps.aws_services())
-    return into
-
-
 def import_profile(code: str, env: dict[str, str], top: int = 12) -> list[tuple[str, float]]:
     """Import time per top-level package during init (self time of all its modules, one
     run of ``python -X importtime``): what each dependency costs on its own."""
@@ -139,7 +124,7 @@ def main() -> int:
     args = parser.parse_args()
     emu = Emulator()
     emu.start()
-    sdk = shipped_sdk(Path(tempfile.mkdtemp(prefix="shipped-sdk-")))
+    sdk = build_deps.shipped_sdk_copy(Path(tempfile.mkdtemp(prefix="shipped-sdk-")))
     pythonpath = os.environ.get("PYTHONPATH", "")
     base = {
         **os.environ,

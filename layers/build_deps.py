@@ -132,6 +132,21 @@ def prune_botocore(site: Path, services: frozenset[str]) -> tuple[int, int]:
     return len(folders) - removed, removed
 
 
+def shipped_sdk_copy(into: Path) -> Path:
+    """This environment's boto3, botocore and s3transfer copied into ``into`` (with their
+    bytecode) and pruned as :func:`build` prunes the layer's: the SDK the functions get,
+    for the cold-start bench and the tests to import (``PYTHONPATH=into``)."""
+    import boto3
+    import botocore
+    import s3transfer
+
+    for module in (boto3, botocore, s3transfer):
+        source = Path(str(module.__file__)).parent
+        shutil.copytree(source, into / source.name)
+    prune_botocore(into, aws_services())
+    return into
+
+
 def pip_command(requirements: Sequence[str], target: Path) -> list[str]:
     platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
     return [

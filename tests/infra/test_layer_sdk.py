@@ -8,15 +8,12 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import botocore
 import pytest
-import s3transfer
 from creator_chat.adapters.aws.clients import AwsClients, declared, new_client
 from creator_chat.adapters.aws.services import AWS_SERVICES
 from creator_chat.settings import Settings
@@ -53,12 +50,9 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def pruned_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This environment's boto3, botocore and s3transfer, pruned as the layer build does."""
-    site = tmp_path_factory.mktemp("layer-sdk")
-    for module in (boto3, botocore, s3transfer):
-        source = Path(str(module.__file__)).parent
-        shutil.copytree(source, site / source.name, ignore=shutil.ignore_patterns("__pycache__"))
-    kept, removed = load_build_deps().prune_botocore(site, AWS_SERVICES)
-    assert kept == len(AWS_SERVICES) and removed > 300
+    site = load_build_deps().shipped_sdk_copy(tmp_path_factory.mktemp("layer-sdk"))
+    data = site / "botocore" / "data"
+    assert len([p for p in data.iterdir() if p.is_dir()]) == len(AWS_SERVICES)
     return site
 
 
