@@ -1,4 +1,4 @@
-"""Ingest API Lambda: documents of a creator and retrieval preview, via FastAPI + Mangum."""
+"""Ingest API Lambda: documents of a creator and retrieval preview."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from creator_chat.api.ingest_app import create_app
 from creator_chat.container import container_from_env
 from creator_chat.observability import lambda_entry
 from creator_chat.resources import DECLARATION
-from mangum import Mangum
 
 container = container_from_env()
 container.build_clients_for(DECLARATION.function("ingest"))
 snapstart.register(container, DECLARATION.function("ingest"))  # refreshed after a SnapStart restore
-_asgi = Mangum(create_app(lambda: container), lifespan="off")
+_app = create_app(lambda: container)
 
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _asgi(event, context)
+    return _app(event, context)

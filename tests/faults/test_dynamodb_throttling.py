@@ -41,7 +41,6 @@ from creator_chat.resources import DECLARATION
 from creator_chat.settings import Settings
 from creator_chat.usecases.chat import answer_queued
 from creator_chat.workers import SqsWorker
-from mangum import Mangum
 
 from tests.faults.conftest import (
     QUESTIONS,
@@ -136,7 +135,7 @@ def trusting_authorizer(event: dict[str, Any], _context: Any) -> dict[str, Any]:
 
 
 def gateway_for(container: Container) -> LocalGateway:
-    chat = Mangum(create_chat_app(lambda: container), lifespan="off")
+    chat = create_chat_app(lambda: container)
     return LocalGateway(
         list(DECLARATION.routes),
         {"chat": LocalFunction("chat", chat)},

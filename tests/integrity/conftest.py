@@ -28,7 +28,6 @@ from creator_chat.local.provision import provision
 from creator_chat.resources import DECLARATION
 from creator_chat.settings import Settings
 from creator_chat.usecases.ingest import process_job
-from mangum import Mangum
 from starlette.testclient import TestClient
 
 from tests.faults.conftest import FakeEmbedder, FakeGenerator
@@ -135,10 +134,8 @@ class Rig:
 def gateway_for(container: Container, max_concurrency: int = 8) -> LocalGateway:
     verifier = TokenVerifier(container.settings)
     functions = {
-        "chat": LocalFunction("chat", Mangum(create_chat_app(lambda: container), lifespan="off")),
-        "ingest": LocalFunction(
-            "ingest", Mangum(create_ingest_app(lambda: container), lifespan="off")
-        ),
+        "chat": LocalFunction("chat", create_chat_app(lambda: container)),
+        "ingest": LocalFunction("ingest", create_ingest_app(lambda: container)),
     }
     return LocalGateway(
         list(DECLARATION.routes),

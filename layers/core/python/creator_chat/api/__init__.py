@@ -1,1 +1,1 @@
-"""HTTP edge: FastAPI apps run by the Lambda handlers through Mangum."""
+"""HTTP edge: the routes of the chat and ingest functions (``routing.py`` runs them)."""

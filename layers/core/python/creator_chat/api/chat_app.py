@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
-
 from creator_chat.api.common import (
     ERROR_RESPONSES,
     Caller,
@@ -17,6 +14,7 @@ from creator_chat.api.common import (
 )
 from creator_chat.api.common import ContainerDep as C
 from creator_chat.api.insights import install_insight_routes
+from creator_chat.api.routing import HttpApp, JSONResponse, Query, Request, Response
 from creator_chat.api.schemas import (
     ChatIn,
     ChatOut,
@@ -51,22 +49,22 @@ from creator_chat.usecases import threads as thread_uc
 from creator_chat.usecases.health import deep_health
 
 
-def create_app(get_container: ContainerFactory) -> FastAPI:
-    app = FastAPI(
+def create_app(get_container: ContainerFactory) -> HttpApp:
+    app = HttpApp(
         title="creator-chat",
         version="0.1.0",
         description="Grounded, cited chat with a creator's own content.",
         responses=ERROR_RESPONSES,
     )
-    app.state.container_factory = get_container
+    app.container_factory = get_container
     install_edge(app)
 
     @app.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
+    def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/health/deep", tags=["health"], response_model=DeepHealth)
-    async def health_deep(c: C) -> JSONResponse:
+    def health_deep(c: C) -> JSONResponse:
         probes = deep_health(c)
         body = DeepHealth(
             ok=all(p.ok for p in probes), dependencies=[DependencyHealth(**vars(p)) for p in probes]
@@ -74,23 +72,23 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         return JSONResponse(body.model_dump(), status_code=200 if body.ok else 503)
 
     @app.get("/v1/creators", tags=["creators"], response_model=CreatorList)
-    async def list_creators(c: C, caller: Caller) -> CreatorList:
+    def list_creators(c: C, caller: Caller) -> CreatorList:
         return CreatorList(
             creators=[CreatorOut.of(x) for x in creator_uc.list_creators(c.creators, caller)]
         )
 
     @app.get("/v1/creators/{creator_id}", tags=["creators"], response_model=CreatorOut)
-    async def get_creator(creator_id: str, c: C, caller: Caller) -> CreatorOut:
+    def get_creator(creator_id: str, c: C, caller: Caller) -> CreatorOut:
         """A creator by id or by slug."""
         return CreatorOut.of(creator_uc.get_creator(c.creators, caller, creator_id))
 
     @app.post("/v1/creators", tags=["creators"], response_model=CreatorOut, status_code=201)
-    async def create_creator(body: CreatorCreate, c: C, caller: Caller) -> CreatorOut:
+    def create_creator(body: CreatorCreate, c: C, caller: Caller) -> CreatorOut:
         created = creator_uc.create_creator(c.creators, c.clock, caller, **body.model_dump())
         return CreatorOut.of(created)
 
     @app.patch("/v1/creators/{creator_id}", tags=["creators"], response_model=CreatorOut)
-    async def update_creator(
+    def update_creator(
         creator_id: CreatorRef, body: CreatorUpdate, c: C, caller: Caller
     ) -> CreatorOut:
         updated = creator_uc.update_creator(
@@ -99,7 +97,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         return CreatorOut.of(updated)
 
     @app.get("/v1/threads", tags=["threads"], response_model=ThreadList)
-    async def list_threads(
+    def list_threads(
         c: C, caller: Caller, limit: Annotated[int, Query(ge=1, le=100)] = 50
     ) -> ThreadList:
         return ThreadList(
@@ -109,7 +107,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         )
 
     @app.get("/v1/threads/{thread_id}/messages", tags=["threads"], response_model=MessageList)
-    async def list_messages(
+    def list_messages(
         thread_id: str,
         c: C,
         caller: Caller,
@@ -128,7 +126,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
     @app.get(
         "/v1/threads/{thread_id}/messages/{message_id}", tags=["threads"], response_model=MessageOut
     )
-    async def get_message(
+    def get_message(
         thread_id: str, message_id: str, c: C, caller: Caller, request: Request
     ) -> MessageOut:
         auditor = thread_uc.Auditor(c.audit, c.clock, request_id(request))
@@ -146,7 +144,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
 AUTHORIZER_CACHE_TTL_S = 60
 
 
-def _chat_routes(app: FastAPI) -> None:
+def _chat_routes(app: HttpApp) -> None:
     @app.post(
         "/v1/creators/{creator_id}/chat",
         tags=["chat"],
@@ -160,7 +158,7 @@ def _chat_routes(app: FastAPI) -> None:
             },
         },
     )
-    async def chat(
+    def chat(
         creator_id: CreatorRef, body: ChatIn, c: C, caller: Caller, request: Request
     ) -> JSONResponse:
         result = chat_uc.ask(
@@ -199,7 +197,7 @@ def _chat_routes(app: FastAPI) -> None:
         return JSONResponse(out.model_dump(), status_code=status, headers=headers)
 
     @app.put("/v1/me/profile", tags=["me"], response_model=ProfileOut)
-    async def put_profile(body: ProfileIn, c: C, caller: Caller) -> ProfileOut:
+    def put_profile(body: ProfileIn, c: C, caller: Caller) -> ProfileOut:
         profile = FanProfile(
             user_id=caller.user_id, updated_at=int(c.clock.now()), **body.model_dump()
         )
@@ -207,14 +205,14 @@ def _chat_routes(app: FastAPI) -> None:
         return ProfileOut(**vars(profile))
 
     @app.get("/v1/me/profile", tags=["me"], response_model=ProfileOut)
-    async def get_profile(c: C, caller: Caller) -> ProfileOut:
+    def get_profile(c: C, caller: Caller) -> ProfileOut:
         profile = c.users.get_profile(caller.user_id)
         if profile is None:
             raise NotFound("no profile yet")
         return ProfileOut(**vars(profile))
 
     @app.get("/v1/me/usage", tags=["me"], response_model=list[UsageOut])
-    async def usage(c: C, caller: Caller) -> list[UsageOut]:
+    def usage(c: C, caller: Caller) -> list[UsageOut]:
         """Usage per month, oldest first, the current month always last."""
         return [
             UsageOut(
@@ -233,19 +231,19 @@ def _chat_routes(app: FastAPI) -> None:
         ]
 
     @app.post("/v1/messages/{message_id}/feedback", tags=["chat"], status_code=204)
-    async def feedback(message_id: str, body: FeedbackIn, c: C, caller: Caller) -> Response:
+    def feedback(message_id: str, body: FeedbackIn, c: C, caller: Caller) -> Response:
         chat_uc.give_feedback(c, caller, message_id, body.rating, body.comment)
         return Response(status_code=204)
 
     @app.get("/v1/sessions", tags=["me"])
-    async def sessions(c: C, caller: Caller) -> dict[str, object]:
+    def sessions(c: C, caller: Caller) -> dict[str, object]:
         return {
             "current": caller.session_id,
             "sessions": [vars(x) for x in session_uc.list_sessions(c.sessions, caller)],
         }
 
     @app.post("/v1/sessions", tags=["me"], status_code=201)
-    async def create_session(c: C, caller: Caller) -> dict[str, object]:
+    def create_session(c: C, caller: Caller) -> dict[str, object]:
         # the authorizer creates a token's session on first use: this names it
         current = c.sessions.get_session(caller.session_id or "")
         if current is None:
@@ -253,7 +251,7 @@ def _chat_routes(app: FastAPI) -> None:
         return vars(current)
 
     @app.delete("/v1/sessions/{session_id}", tags=["me"])
-    async def revoke_session(session_id: str, c: C, caller: Caller) -> dict[str, object]:
+    def revoke_session(session_id: str, c: C, caller: Caller) -> dict[str, object]:
         revoked = session_uc.revoke(c.sessions, caller, session_id)
         return {
             "revoked": True,
@@ -272,7 +270,7 @@ def _chat_routes(app: FastAPI) -> None:
             202: {"model": ExportOut, "description": "a larger account: an export job"},
         },
     )
-    async def export(c: C, caller: Caller, request: Request) -> JSONResponse:
+    def export(c: C, caller: Caller, request: Request) -> JSONResponse:
         answer = exports_uc.export_or_queue(c, caller, request_id(request))
         if answer.inline is not None:
             return JSONResponse(answer.inline)
@@ -280,20 +278,20 @@ def _chat_routes(app: FastAPI) -> None:
         return _export_accepted(answer.job)
 
     @app.post("/v1/me/exports", tags=["me"], status_code=202, response_model=ExportOut)
-    async def request_export(c: C, caller: Caller, request: Request) -> JSONResponse:
+    def request_export(c: C, caller: Caller, request: Request) -> JSONResponse:
         """An export job whatever the account's size (the client polls ``status_url``)."""
         return _export_accepted(exports_uc.request_export(c, caller, request_id(request)))
 
     @app.get("/v1/me/exports/{export_id}", tags=["me"], response_model=ExportOut)
-    async def get_export(export_id: str, c: C, caller: Caller) -> ExportOut:
+    def get_export(export_id: str, c: C, caller: Caller) -> ExportOut:
         return _export_out(exports_uc.get_export(c, caller, export_id))
 
     @app.delete("/v1/me", tags=["me"])
-    async def erase(c: C, caller: Caller, request: Request) -> dict[str, object]:
+    def erase(c: C, caller: Caller, request: Request) -> dict[str, object]:
         return privacy.erase_user_data(c, caller, request_id(request))
 
     @app.get("/v1/creators/{creator_id}/trending", tags=["creators"], response_model=TrendingOut)
-    async def trending(
+    def trending(
         creator_id: CreatorRef,
         c: C,
         caller: Caller,

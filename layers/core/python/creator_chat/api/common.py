@@ -13,16 +13,18 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from creator_chat.api.routing import (
+    Depends,
+    HttpApp,
+    HTTPError,
+    JSONResponse,
+    Request,
+    RequestInvalid,
+    Response,
+    Route,
+)
 from creator_chat.api.schemas import ErrorOut, GatewayErrorOut
 from creator_chat.container import Container
 from creator_chat.domain.models import Identity, Role, Tier
@@ -33,21 +35,14 @@ from creator_chat.usecases.creators import resolve_creator_id
 
 
 def aws_event(request: Request) -> dict[str, Any]:
-    event = request.scope.get("aws.event")
-    return event if isinstance(event, dict) else {}
+    return request.event
 
 
 def request_id(request: Request) -> str:
-    return _scope_request_id(request.scope)
+    return request.request_id
 
 
-def _scope_request_id(scope: Scope) -> str:
-    event = scope.get("aws.event")
-    ctx = event.get("requestContext", {}) if isinstance(event, dict) else {}
-    return str(ctx.get("requestId", ""))
-
-
-async def identity(request: Request) -> Identity:
+def identity(request: Request) -> Identity:
     """The caller as the authorizer established it (API Gateway passes its context on)."""
     ctx = aws_event(request).get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
     try:
@@ -116,11 +111,11 @@ def token_budget_details(exc: TokenBudgetExceeded) -> dict[str, Any]:
     }
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: HttpApp) -> None:
     """One place maps errors to HTTP: domain errors, validation, and real faults."""
 
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+    def _domain(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
         headers: dict[str, str] = {}
         details: dict[str, Any] = {}
         if isinstance(exc, QuotaExceeded):
@@ -140,8 +135,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=headers,
         )
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    def _validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestInvalid)
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse(
@@ -156,20 +151,20 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("invalid_input", detail, request_id(request)), status_code=422
         )
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    def _http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPError)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status, "http_error")
         return JSONResponse(
-            error_body(code, str(exc.detail), request_id(request)), status_code=exc.status_code
+            error_body(code, exc.detail, request_id(request)), status_code=exc.status
         )
 
-    def _internal(request: Request) -> JSONResponse:
+    def _internal(request: Request) -> Response:
         logger.exception("unhandled error", extra={"request_id": request_id(request)})
         return JSONResponse(
             error_body("internal_error", "internal error", request_id(request)), status_code=500
         )
 
-    async def _aws(request: Request, exc: Exception) -> JSONResponse:
+    def _aws(request: Request, exc: Exception) -> Response:
         unavailable = aws_unavailable(exc)
         if unavailable is None:
             return _internal(request)
@@ -183,12 +178,12 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("dependency_unavailable", message, request_id(request)), status_code=503
         )
 
-    app.add_exception_handler(ClientError, _aws)
-    app.add_exception_handler(BotoCoreError, _aws)
-
-    @app.exception_handler(Exception)
-    async def _fault(request: Request, exc: Exception) -> JSONResponse:
-        return _internal(request)
+    app.exception_handler(DomainError, _domain)
+    app.exception_handler(RequestInvalid, _validation)
+    app.exception_handler(HTTPError, _http)
+    app.exception_handler(ClientError, _aws)
+    app.exception_handler(BotoCoreError, _aws)
+    app.exception_handler(Exception, lambda request, exc: _internal(request))
 
 
 # ---------------------------------------------------------------------- request edge
@@ -209,90 +204,40 @@ def is_json_media_type(content_type: str) -> bool:
     )
 
 
-class RequestEdge:
+def request_edge(request: Request, route: Route | None) -> Response | None:
     """Size and media type of request bodies, checked once for every route of an app.
 
-    Runs before routing and validation: a body over the route's limit is a ``413`` (its
-    declared Content-Length is enough to refuse it unread); a non-empty body with a media
-    type other than JSON on a route that takes a JSON body is a ``415``. Both answer the
-    API's JSON error body. The limits are the route's ``x-max-body-bytes`` (see
+    Runs before routing's refusals and validation: a body over the route's limit is a
+    ``413`` (its declared Content-Length is enough to refuse it); a non-empty body with a
+    media type other than JSON on a route that takes a JSON body is a ``415``. Both answer
+    the API's JSON error body. The limits are the route's ``x-max-body-bytes`` (see
     ``body_limit``) or ``DEFAULT_MAX_BODY_BYTES``.
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        route = _matching_route(scope)
-        limit = DEFAULT_MAX_BODY_BYTES
-        if route is not None and route.openapi_extra:
-            limit = int(route.openapi_extra.get(MAX_BODY_KEY, limit))
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            await _refuse(scope, receive, send, 413, "payload_too_large", _too_large(limit))
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break  # the client went away
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _refuse(scope, receive, send, 413, "payload_too_large", _too_large(limit))
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        takes_json = route is not None and route.body_field is not None
-        if body and takes_json and not is_json_media_type(headers.get("content-type", "")):
-            media = headers.get("content-type", "") or "none"
-            await _refuse(
-                scope,
-                receive,
-                send,
-                415,
-                "unsupported_media_type",
-                f"the body must be JSON (content-type: application/json), not {media[:100]}",
-            )
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+    limit = DEFAULT_MAX_BODY_BYTES
+    if route is not None and route.openapi_extra:
+        limit = int(route.openapi_extra.get(MAX_BODY_KEY, limit))
+    declared = request.headers.get("content-length", "")
+    if (declared.isdigit() and int(declared) > limit) or len(request.body) > limit:
+        return _refuse(request, 413, "payload_too_large", _too_large(limit))
+    takes_json = route is not None and route.takes_body
+    content_type = request.headers.get("content-type", "")
+    if request.body and takes_json and not is_json_media_type(content_type):
+        return _refuse(
+            request,
+            415,
+            "unsupported_media_type",
+            f"the body must be JSON (content-type: application/json), not "
+            f"{(content_type or 'none')[:100]}",
+        )
+    return None
 
 
 def _too_large(limit: int) -> str:
     return f"the request body is larger than this route's limit of {limit} bytes"
 
 
-def _matching_route(scope: Scope) -> APIRoute | None:
-    """The API route this request will reach (docs and other plain routes: ``None``)."""
-    router = getattr(scope.get("app"), "router", None)
-    for route in getattr(router, "routes", ()):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return route if isinstance(route, APIRoute) else None
-    return None
-
-
-async def _refuse(
-    scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str
-) -> None:
-    response = JSONResponse(error_body(code, message, _scope_request_id(scope)), status_code=status)
-    await response(scope, receive, send)
+def _refuse(request: Request, status: int, code: str, message: str) -> Response:
+    return JSONResponse(error_body(code, message, request_id(request)), status_code=status)
 
 
 # Declared on every operation: errors share one body; API Gateway answers some itself. By
@@ -331,52 +276,40 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def install_openapi(app: FastAPI) -> None:
-    """The document says what the gateway does: every ``/v1`` route needs a bearer token."""
-    build = app.openapi
+def complete_openapi(doc: dict[str, Any]) -> None:
+    """The document says what the gateway does: every ``/v1`` route needs a bearer token;
+    and it carries the error bodies the operations refer to."""
+    from pydantic.json_schema import models_json_schema
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            doc = build()  # FastAPI's document, cached on the app: completed once, here
-            doc.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            }
-            _, defs = models_json_schema(
-                [(model, "serialization") for model in DOCUMENTED_ERROR_MODELS],
-                ref_template="#/components/schemas/{model}",
-            )
-            schemas = doc["components"].setdefault("schemas", {})
-            for name, schema in defs.get("$defs", {}).items():
-                schemas.setdefault(name, schema)
-            for path, operations in doc.get("paths", {}).items():
-                if path.startswith("/v1/"):
-                    for operation in operations.values():
-                        operation["security"] = [{"bearer": []}]
-        return app.openapi_schema or build()
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    doc.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    _, defs = models_json_schema(
+        [(model, "serialization") for model in DOCUMENTED_ERROR_MODELS],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = doc["components"].setdefault("schemas", {})
+    for name, schema in defs.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    for path, operations in doc.get("paths", {}).items():
+        if path.startswith("/v1/"):
+            for operation in operations.values():
+                operation["security"] = [{"bearer": []}]
 
 
-def install_edge(app: FastAPI) -> None:
-    """What every HTTP app installs: body limits and media types, error mapping, OpenAPI.
-
-    Endpoints and dependencies are ``async def`` although they block: Lambda (through
-    Mangum) and the local gateway run one request per event loop, so there is nothing to
-    keep responsive, and FastAPI would otherwise move every sync endpoint *and* every sync
-    dependency to a thread of its own pool — four thread hops per request that measured as
-    the local gateway's largest cost under load (docs/performance.md).
-    """
-    app.add_middleware(RequestEdge)
+def install_edge(app: HttpApp) -> None:
+    """What every HTTP app installs: body limits and media types, error mapping, OpenAPI."""
+    app.edge = request_edge
     install_error_handlers(app)
-    install_openapi(app)
+    app.openapi_hook = complete_openapi
 
 
 ContainerFactory = Callable[[], Container]
 
 
-async def container(request: Request) -> Container:
+def container(request: Request) -> Container:
     """The process's container, attached to the app when it was created."""
-    factory: ContainerFactory = request.app.state.container_factory
+    factory: ContainerFactory = request.app.container_factory
     return factory()
 
 
@@ -384,7 +317,7 @@ Caller = Annotated[Identity, Depends(identity)]
 ContainerDep = Annotated[Container, Depends(container)]
 
 
-async def creator_ref(creator_id: str, c: ContainerDep) -> str:
+def creator_ref(creator_id: str, c: ContainerDep) -> str:
     """The ``{creator_id}`` of a route, given as the creator's id or its slug: the id."""
     return resolve_creator_id(c.creators, creator_id)
 

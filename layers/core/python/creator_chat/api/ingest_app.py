@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from creator_chat.api.common import (
@@ -19,6 +17,7 @@ from creator_chat.api.common import (
     install_edge,
     request_id,
 )
+from creator_chat.api.routing import Depends, HttpApp, JSONResponse, Request
 from creator_chat.api.schemas import FiltersIn, Strict, Tags
 from creator_chat.domain.models import Document, DocumentKind, SearchHit
 from creator_chat.usecases import ingest as uc
@@ -173,16 +172,16 @@ class SearchOut(BaseModel):
     results: list[SearchResult]
 
 
-async def _deps(c: ContainerDep) -> uc.IngestDeps:
+def _deps(c: ContainerDep) -> uc.IngestDeps:
     return c
 
 
 D = Annotated[uc.IngestDeps, Depends(_deps)]
 
 
-def create_app(get_container: ContainerFactory) -> FastAPI:
-    app = FastAPI(title="creator-chat ingest", version="0.1.0", responses=ERROR_RESPONSES)
-    app.state.container_factory = get_container
+def create_app(get_container: ContainerFactory) -> HttpApp:
+    app = HttpApp(title="creator-chat ingest", version="0.1.0", responses=ERROR_RESPONSES)
+    app.container_factory = get_container
     install_edge(app)
     base = "/v1/creators/{creator_id}/documents"
 
@@ -199,7 +198,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         },
         openapi_extra=body_limit(MAX_DOCUMENT_BODY_BYTES),
     )
-    async def submit(
+    def submit(
         creator_id: CreatorRef, body: DocumentIn, deps: D, caller: Caller, request: Request
     ) -> JSONResponse:
         rid = request_id(request)
@@ -242,14 +241,14 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         return JSONResponse(out.model_dump(), status_code=202 if submitted.created else 200)
 
     @app.post(base + "/{document_id}/complete", response_model=SubmittedOut, status_code=202)
-    async def complete(
+    def complete(
         creator_id: CreatorRef, document_id: str, deps: D, caller: Caller, request: Request
     ) -> SubmittedOut:
         submitted = uc.complete_upload(deps, caller, creator_id, document_id, request_id(request))
         return SubmittedOut(document=DocumentOut.of(submitted.document), created=True)
 
     @app.get(base, response_model=DocumentList)
-    async def list_documents(
+    def list_documents(
         creator_id: CreatorRef, deps: D, caller: Caller, request: Request
     ) -> DocumentList:
         return DocumentList(
@@ -260,7 +259,7 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         )
 
     @app.get(base + "/{document_id}", response_model=DocumentOut)
-    async def get_document(
+    def get_document(
         creator_id: CreatorRef, document_id: str, deps: D, caller: Caller, request: Request
     ) -> DocumentOut:
         return DocumentOut.of(
@@ -268,14 +267,14 @@ def create_app(get_container: ContainerFactory) -> FastAPI:
         )
 
     @app.delete(base + "/{document_id}")
-    async def delete_document(
+    def delete_document(
         creator_id: CreatorRef, document_id: str, deps: D, caller: Caller, request: Request
     ) -> dict[str, object]:
         removed = uc.delete_document(deps, caller, creator_id, document_id, request_id(request))
         return {"deleted": True, "document_id": document_id, "chunks_removed": removed}
 
     @app.post("/v1/creators/{creator_id}/search", response_model=SearchOut)
-    async def search(
+    def search(
         creator_id: CreatorRef, body: SearchIn, deps: D, caller: Caller, request: Request
     ) -> SearchOut:
         hits = uc.search(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
 from creator_chat.api.common import Caller, CreatorRef, request_id
 from creator_chat.api.common import ContainerDep as C
+from creator_chat.api.routing import HttpApp, Query, Request
 from creator_chat.domain.insights import MAX_DAYS, QuestionGroup
 from creator_chat.usecases import insights as insights_uc
 
@@ -77,9 +77,9 @@ class AnalyticsOut(BaseModel):
     total: DayNumbersOut
 
 
-def install_insight_routes(app: FastAPI) -> None:
+def install_insight_routes(app: HttpApp) -> None:
     @app.get("/v1/creators/{creator_id}/gaps", tags=["creators"], response_model=GapsOut)
-    async def gaps(
+    def gaps(
         creator_id: CreatorRef,
         c: C,
         caller: Caller,
@@ -98,7 +98,7 @@ def install_insight_routes(app: FastAPI) -> None:
     @app.get(
         "/v1/creators/{creator_id}/feedback", tags=["creators"], response_model=FeedbackSummaryOut
     )
-    async def feedback_summary(
+    def feedback_summary(
         creator_id: CreatorRef,
         c: C,
         caller: Caller,
@@ -119,7 +119,7 @@ def install_insight_routes(app: FastAPI) -> None:
         )
 
     @app.get("/v1/creators/{creator_id}/analytics", tags=["creators"], response_model=AnalyticsOut)
-    async def analytics(
+    def analytics(
         creator_id: CreatorRef,
         c: C,
         caller: Caller,
