@@ -4,7 +4,7 @@ For each HTTP request: match a declared route as API Gateway does (most specific
 run the authorizer handler for authorized routes (missing token → 401, deny → 403, with
 API Gateway's own bodies), run the route's handler with the authorizer's context, and turn
 its response back into HTTP. Handlers run on worker threads, as concurrent Lambda
-invocations would, each thread with its own event loop (Mangum needs one).
+invocations would.
 
 Beyond API Gateway: ``HEAD`` is answered for every ``GET`` route and file (monitors and link
 checkers use it) by running the ``GET`` and sending its status and headers without the body
@@ -286,7 +286,7 @@ class LocalGateway:
             if callable(getattr(route, "precheck", None))
         ]
         self._pool = ThreadPoolExecutor(
-            max_concurrency, thread_name_prefix="lambda", initializer=_thread_event_loop
+            max_concurrency, thread_name_prefix="lambda"
         )
         # the WebSocket API (streamed answers) at one path; its handlers post to the
         # connections through ``connections`` (the container's ``connection_sender``)
@@ -514,6 +514,3 @@ def _bounded(path: str) -> str:
     """A request's path (never its query string), for its access line."""
     return path if len(path) <= 200 else f"{path[:200]}…"
 
-
-def _thread_event_loop() -> None:
-    asyncio.set_event_loop(asyncio.new_event_loop())
