@@ -215,3 +215,13 @@ def test_the_openapi_document_is_written_from_the_same_declarations() -> None:
         "$ref": "#/components/schemas/NoteIn"
     }
     assert "201" in post["responses"] and doc["paths"]["/v1/whoami"]["get"]["security"]
+
+
+def test_a_parameter_the_router_cannot_read_fails_when_the_app_is_built() -> None:
+    app = HttpApp(title="test", version="0")
+
+    with pytest.raises(TypeError, match="is not a route parameter"):
+
+        @app.get("/v1/items")
+        def items(tags: list[str]) -> dict[str, Any]:
+            return {}

@@ -241,9 +241,9 @@ def _refuse(request: Request, status: int, code: str, message: str) -> Response:
 
 
 # Declared on every operation: errors share one body; API Gateway answers some itself. By
-# reference, not as ``model``: FastAPI builds a validating field for each model of each
-# declared response of each route (5 x 25 in chat: ~25 ms of its cold start) though these
-# bodies are only documented; their schemas join the document when it is first built.
+# reference, not as ``model``: FastAPI would build a field for each model of each declared
+# response of each route (5 x 25 in chat) though these bodies are only documented; their
+# schemas join the document when it is built (``complete_openapi``).
 DOCUMENTED_ERROR_MODELS: tuple[type[BaseModel], ...] = (ErrorOut, GatewayErrorOut)
 
 

@@ -187,6 +187,7 @@ class Plan:
         return adapter
 
 
+QUERY_TYPES = (int, str, float, bool)
 _plans: dict[tuple[Callable[..., Any], frozenset[str]], Plan] = {}
 
 
@@ -200,7 +201,9 @@ def plan(call: Callable[..., Any], path_params: Iterable[str]) -> Plan:
         marker: Any = None
         if get_origin(annotation) is Annotated:
             annotation, *extras = get_args(annotation)
-            marker = next((e for e in extras if isinstance(e, Depends | Query)), None)
+            if len(extras) != 1 or not isinstance(extras[0], Depends | Query):
+                raise TypeError(f"{call.__name__}({p.name}): only Depends or Query annotate")
+            marker = extras[0]
         if isinstance(marker, Depends):
             key = (marker.dependency, frozenset(names))
             sub = _plans.get(key) or plan(marker.dependency, names)
@@ -212,8 +215,10 @@ def plan(call: Callable[..., Any], path_params: Iterable[str]) -> Plan:
             params.append(Param(p.name, "path", annotation))
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             params.append(Param(p.name, "body", annotation, p.default))
-        else:
+        elif annotation in QUERY_TYPES:
             params.append(Param(p.name, "query", annotation, p.default, query=marker))
+        else:  # a header, a cookie, a form: not what this router reads
+            raise TypeError(f"{call.__name__}({p.name}): {annotation!r} is not a route parameter")
     return Plan(call, params)
 
 

@@ -285,9 +285,7 @@ class LocalGateway:
             for (m, pattern), route in self._local_routes.items()
             if callable(getattr(route, "precheck", None))
         ]
-        self._pool = ThreadPoolExecutor(
-            max_concurrency, thread_name_prefix="lambda"
-        )
+        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="lambda")
         # the WebSocket API (streamed answers) at one path; its handlers post to the
         # connections through ``connections`` (the container's ``connection_sender``)
         self.connections = LocalConnections()
@@ -513,4 +511,3 @@ class LocalGateway:
 def _bounded(path: str) -> str:
     """A request's path (never its query string), for its access line."""
     return path if len(path) <= 200 else f"{path[:200]}…"
-
