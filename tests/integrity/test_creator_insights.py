@@ -185,8 +185,9 @@ def test_analytics_count_a_scripted_day(rig: Rig):
     day = body["days"][-1]
     assert (day["questions"], day["answered"], day["not_found"], day["cached"]) == (4, 3, 1, 1)
     assert day["cache_hit_rate"] == 0.25
-    # three answers in milliseconds and one after 3 s: the median is a fast one
-    assert day["median_answer_ms"] is not None and day["median_answer_ms"] <= 500
+    # three answers at once and one after 3 s: the median is a fast one (how fast depends on
+    # the machine's load: moto under parallel tests took 600 ms; the slow one is >= 3000)
+    assert day["median_answer_ms"] is not None and day["median_answer_ms"] < 3000
     assert body["total"] == {**day, "day": "total"}
     assert all(d["questions"] == 0 and d["median_answer_ms"] is None for d in body["days"][:-1])
 
