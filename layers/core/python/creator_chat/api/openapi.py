@@ -66,7 +66,10 @@ def _signed_like(how: Plan) -> Callable[..., Any]:
             annotation = Annotated[annotation, FastAPIQuery(ge=p.query.ge, le=p.query.le)]
         params.append(
             inspect.Parameter(
-                p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default, annotation=annotation
+                p.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=inspect.Parameter.empty if p.required else p.default,
+                annotation=annotation,
             )
         )
     returns = get_type_hints(how.call).get("return", inspect.Signature.empty)

@@ -160,10 +160,13 @@ class RequestInvalid(Exception):
 # ------------------------------------------------------------------ how a route is called
 @dataclass(frozen=True)
 class Param:
+    """One parameter of a route's function (or of a dependency), and where its value is."""
+
     name: str
     kind: str  # path | query | body | request | depends
     annotation: Any = None
-    default: Any = inspect.Parameter.empty
+    required: bool = True
+    default: Any = None
     query: Query | None = None
     depends: Plan | None = None
 
@@ -214,12 +217,19 @@ def plan(call: Callable[..., Any], path_params: Iterable[str]) -> Plan:
         elif p.name in names:
             params.append(Param(p.name, "path", annotation))
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            params.append(Param(p.name, "body", annotation, p.default))
+            params.append(Param(p.name, "body", annotation, *_default(p)))
         elif annotation in QUERY_TYPES:
-            params.append(Param(p.name, "query", annotation, p.default, query=marker))
+            params.append(Param(p.name, "query", annotation, *_default(p), query=marker))
         else:  # a header, a cookie, a form: not what this router reads
             raise TypeError(f"{call.__name__}({p.name}): {annotation!r} is not a route parameter")
     return Plan(call, params)
+
+
+def _default(p: inspect.Parameter) -> tuple[bool, Any]:
+    """``(required, default)`` of a parameter."""
+    if p.default is inspect.Parameter.empty:
+        return True, None
+    return False, p.default
 
 
 class _Solver:
@@ -249,7 +259,7 @@ class _Solver:
             elif p.kind == "query":
                 raw = self.request.query_value(p.name)
                 if raw is None:
-                    if p.default is inspect.Parameter.empty:
+                    if p.required:
                         self.errors.append(_missing(("query", p.name)))
                     else:
                         values[p.name] = p.default
@@ -258,7 +268,7 @@ class _Solver:
         for p in how.params:
             if p.kind == "body":
                 if self.body is None:
-                    if p.default is inspect.Parameter.empty:
+                    if p.required:
                         self.errors.append(_missing(("body",)))
                     else:
                         values[p.name] = p.default
