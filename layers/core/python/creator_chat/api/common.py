@@ -34,17 +34,13 @@ from creator_chat.usecases.budgets import iso_utc
 from creator_chat.usecases.creators import resolve_creator_id
 
 
-def aws_event(request: Request) -> dict[str, Any]:
-    return request.event
-
-
 def request_id(request: Request) -> str:
     return request.request_id
 
 
 def identity(request: Request) -> Identity:
     """The caller as the authorizer established it (API Gateway passes its context on)."""
-    ctx = aws_event(request).get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
+    ctx = request.event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
     try:
         return Identity(
             user_id=str(ctx["user_id"]),

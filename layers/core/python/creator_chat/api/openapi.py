@@ -30,7 +30,7 @@ def document(app: HttpApp) -> dict[str, Any]:
         description=app.description,
         responses=app.responses,
     )
-    for route in app.routes:
+    for route in (r for r in app.routes if r.include_in_schema):
         meta: dict[str, Any] = {
             "methods": [route.method],
             "name": route.name,

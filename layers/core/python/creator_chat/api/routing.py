@@ -59,27 +59,18 @@ class Query:
         self.le = le
 
 
+@dataclass
 class Request:
     """What a route sees of its request (header names are lower-case)."""
 
-    def __init__(
-        self,
-        app: HttpApp,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        query: list[tuple[str, str]],
-        body: bytes,
-        event: dict[str, Any],
-    ) -> None:
-        self.app = app
-        self.method = method
-        self.path = path
-        self.headers = headers
-        self.query = query
-        self.body = body
-        self.event = event
-        self.path_params: dict[str, str] = {}
+    app: HttpApp
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    query: list[tuple[str, str]]
+    body: bytes
+    event: dict[str, Any]
+    path_params: dict[str, str] = field(default_factory=dict)
 
     @property
     def request_id(self) -> str:
@@ -300,6 +291,7 @@ class Route:
     tags: list[str] = field(default_factory=list)
     responses: dict[int | str, dict[str, Any]] = field(default_factory=dict)
     openapi_extra: dict[str, Any] | None = None
+    include_in_schema: bool = True
 
     def __post_init__(self) -> None:
         self.param_names = re.findall(r"{([^}]+)}", self.path)
@@ -349,6 +341,8 @@ class HttpApp:
         self.edge: Callable[[Request, Route | None], Response | None] | None = None
         self._openapi: dict[str, Any] | None = None
         self.openapi_hook: Callable[[dict[str, Any]], None] | None = None
+        self.get("/openapi.json", include_in_schema=False)(self.openapi_json)
+        self.get("/docs", include_in_schema=False)(self.swagger_ui)
 
     # -- declaring
     def route(
@@ -391,6 +385,14 @@ class HttpApp:
             self._openapi = doc
         return self._openapi
 
+    def openapi_json(self) -> JSONResponse:
+        return JSONResponse(self.openapi())
+
+    def swagger_ui(self) -> HTMLResponse:
+        from creator_chat.api.openapi import swagger_page
+
+        return HTMLResponse(swagger_page(self.title))
+
     # -- serving
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return lambda_result(self.handle(request_of(self, event)))
@@ -418,8 +420,6 @@ class HttpApp:
         return response
 
     def _handle(self, request: Request) -> Response:
-        if request.path in ("/openapi.json", "/docs") and request.method in ("GET", "HEAD"):
-            return self._documentation(request.path)
         route: Route | None = None
         unmatched: HTTPError | None = None
         try:
@@ -455,13 +455,6 @@ class HttpApp:
             if isinstance(exc, kind):
                 return handler(request, exc)
         raise exc
-
-    def _documentation(self, path: str) -> Response:
-        if path == "/openapi.json":
-            return JSONResponse(self.openapi())
-        from creator_chat.api.openapi import swagger_page
-
-        return HTMLResponse(swagger_page(self.title))
 
 
 # ------------------------------------------------------------------ API Gateway payload 2.0
