@@ -35,8 +35,6 @@ from urllib.parse import parse_qsl, unquote
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
 
-METHODS = ("GET", "PUT", "POST", "PATCH", "DELETE")
-
 
 # ------------------------------------------------------------------ what routes declare
 class Depends:
