@@ -564,6 +564,40 @@ def test_an_introduction_is_not_quoted_as_an_answer() -> None:
     ]
 
 
+def test_a_question_about_what_a_video_covers_is_answered_from_its_introduction_on() -> None:
+    # "How do I dial in a new bag?" is what the whole video is about: its introduction is
+    # the closest sentence, and no other sentence comes near it. The answer is what the
+    # introduction announces, in the video's order, not a stray line elsewhere that
+    # happens to mention beans.
+    greeting = "Hey, welcome back to the channel."
+    intro = "Today we are dialing in a new bag of beans with my five shot routine."
+    lead_in = "First, the numbers I start from."
+    numbers = "Eighteen grams in, thirty six grams out, in about thirty seconds."
+    ratio = "That is a one to two ratio for a medium roast."
+    shot_one = "Shot one is the reference shot."
+    shot_two = "Shot two changes the grind and only the grind."
+    after = "Next, write down the yield, the time and the taste."
+    stray = "Give the bellows two pumps after the beans stop."
+    embedder = LikenessEmbedder({intro: 0.75, stray: 0.55, numbers: 0.2})
+    script = [greeting, intro, lead_in, numbers, ratio, shot_one, shot_two, after]
+    video = chunk(1, " ".join(script))
+    review = chunk(2, f"The grinder holds very little. {stray}", "Grinder review")
+    question = "How do I dial in a new bag of beans?"
+    gen = semantic_answer(question, [video, review], embedder)
+    # five sentences at most, and the last cut is not a lead-in announcing nothing
+    assert quoted(gen) == [(intro, 1), (lead_in, 1), (numbers, 1), (ratio, 1), (shot_one, 1)]
+    # a tight budget still quotes the introduction
+    tight = LocalExtractiveGenerator(embedder=embedder).generate(
+        system=SYSTEM, history=[], question=question, sources=[video, review], max_tokens=30
+    )
+    assert quoted(tight) == [(intro, 1)]
+    # a sentence that answers on its own still leads, the introduction out of the answer
+    specific = LikenessEmbedder({intro: 0.75, stray: 0.55, numbers: 0.72})
+    gen = semantic_answer(question, [video, review], specific)
+    assert quoted(gen)[0] == (numbers, 1)
+    assert (intro, 1) not in quoted(gen)
+
+
 def test_a_cross_reference_does_not_lead_the_answer() -> None:
     # "See also <the question>" repeats the question's words, so it is the closest match,
     # and answers nothing: the answer opens with what answers, the pointer may follow

@@ -156,6 +156,9 @@ MAX_EMBEDDED_SENTENCES = 200
 RANK_BONUS = 0.1
 #: Two sentences whose term sets overlap this much (Jaccard) are near-duplicates.
 DUPLICATE_JACCARD = 0.6
+#: An introduction answers as an overview when no other sentence's cosine with the question
+#: reaches this share of its own (see ``_asks_for_overview``).
+OVERVIEW_MARGIN = 0.85
 #: Separate points: sentences chosen on their own merit (each with the neighbour it needs).
 MAX_POINTS = 3
 #: Sentences quoted in all.
@@ -239,14 +242,16 @@ _PRONOUN_WINDOW = 3
 
 # A sentence that introduces the video or names its subject ("In this video we replace
 # ...", "Today is all about milk", "This is the Kestrel K58, ...") is close in meaning to
-# every question on that subject and answers none: it is quoted only as a neighbour, or when
-# nothing else is evidence.
+# every question on that subject and answers none: it is quoted only as a neighbour, when
+# nothing else is evidence, or to open an overview when the question asks for what the
+# video covers as a whole (``_asks_for_overview``).
 _INTRO_RE = re.compile(
     r"(?:hey|hi|hello|welcome)\b|today(?:'s)?\b|in today's\b"
     r"|in this (?:video|episode|tutorial|guide|post|review|lesson)\b",
     re.IGNORECASE,
 )
 _NAMES_SUBJECT_RE = re.compile(r"(?:This|Here) is (?:the|my|our) [A-Z0-9]")
+_GREETING_RE = re.compile(r"(?:hey|hi|hello|welcome)\b", re.IGNORECASE)
 # A cross-reference ("See also Why must 'self' be used ...?", "See How can I create a
 # stand-alone binary ...? for a list of tools", "See https://...") points to where the
 # answer is and states none: it often repeats the question's own words, so it scores as
@@ -832,6 +837,8 @@ def _select(
         ),
         supported[0],
     )
+    if _asks_for_overview(candidates, supported[0], semantic):
+        return _overview(per_source, candidates[supported[0]].sentence, max_tokens)
     # when the question asks for a quantity and the lead states it, a point stating none
     # does not bear on the question ("What temperature ...?" / "The steam boiler runs at
     # 1.4 bar")
@@ -894,6 +901,50 @@ def _select(
         covered |= adds
         points += not extends
     return units
+
+
+def _asks_for_overview(
+    candidates: Sequence[_Candidate], best: int, semantic: _Semantic | None
+) -> bool:
+    """The question asks what a source announces as its whole subject ("How do I dial in a
+    new bag of beans?" against "Today we're dialing in a brand new bag of beans from
+    scratch, and I'm going to show you the exact five shot routine ..."): the best evidence
+    is an introduction close in meaning to the question (cosine at least
+    ``STRONG_SIMILARITY``) and no other sentence comes near it (each under
+    ``OVERVIEW_MARGIN`` of its cosine). Its answer is what the introduction announces, not
+    a stray sentence that shares a word ("Give it two pumps after the beans stop")."""
+    intro = candidates[best].sentence
+    if semantic is None or not _introduces(intro):
+        return False
+    closeness = semantic.cosines(intro)[0]
+    if closeness < STRONG_SIMILARITY:
+        return False
+    others = (semantic.cosines(c.sentence)[0] for c in candidates if not _introduces(c.sentence))
+    return max(others, default=0.0) < OVERVIEW_MARGIN * closeness
+
+
+def _overview(
+    per_source: list[list[_Sentence]], intro: _Sentence, max_tokens: int
+) -> list[list[_Sentence]]:
+    """The introduction and what follows it in its source, in reading order, as one unit:
+    greetings and a last sentence that only leads in to what is cut off are left out."""
+    unit: list[_Sentence] = []
+    budget = max_tokens - 20
+    for s in per_source[intro.source_n - 1][intro.index :]:
+        if len(unit) == MAX_QUOTED:
+            break
+        if unit and (s.after_break and not unit[-1].text.rstrip().endswith(":")):
+            break
+        cost = estimate_tokens(s.text) + 2
+        if unit and cost > budget:
+            break  # the introduction itself is always quoted, as any answer's lead is
+        if unit and _GREETING_RE.match(s.text):
+            continue
+        unit.append(s)
+        budget -= cost
+    while len(unit) > 1 and _leads_in(unit[-1]):
+        unit.pop()
+    return [unit]
 
 
 def _reading_order(units: Sequence[Sequence[_Sentence]]) -> list[_Sentence]:
