@@ -598,6 +598,29 @@ def test_a_question_about_what_a_video_covers_is_answered_from_its_introduction_
     assert (intro, 1) not in quoted(gen)
 
 
+def test_an_overview_reads_on_into_the_next_chunk_of_the_same_video() -> None:
+    intro = "In this video we replace worn disc brake pads on a road bike."
+    worn = "Pads are worn when the friction material is under one millimetre thick."
+    wheel = "Remove the wheel and pull the retaining pin out of the caliper."
+    slide = "Slide the old pads out together with the spring."
+    pistons = "Push the pistons back with a plastic tyre lever, never a screwdriver."
+    later = "Fit the new pads with the spring between them and refit the pin."
+
+    def part(ordinal: int, text: str) -> Chunk:
+        return Chunk(
+            chunk_id=f"b{ordinal}", creator_id="c1", document_id="brakes", text=text,
+            title="Replacing disc brake pads", ordinal=ordinal,
+        )  # fmt: skip
+
+    # sources in ranked order, not reading order; the chunks overlap by one sentence
+    first, second = part(0, f"{intro} {worn} {wheel}"), part(1, f"{wheel} {slide} {pistons}")
+    other = chunk(3, "Degrease the rotor before you ride.", "Rotor care")
+    embedder = LikenessEmbedder({intro: 0.8, later: 0.5})
+    question = "How do I replace worn disc brake pads?"
+    gen = semantic_answer(question, [part(3, later), first, other, second], embedder)
+    assert quoted(gen) == [(intro, 2), (worn, 2), (wheel, 2), (slide, 4), (pistons, 4)]
+
+
 def test_a_cross_reference_does_not_lead_the_answer() -> None:
     # "See also <the question>" repeats the question's words, so it is the closest match,
     # and answers nothing: the answer opens with what answers, the pointer may follow

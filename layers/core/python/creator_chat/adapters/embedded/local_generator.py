@@ -88,7 +88,7 @@ import operator
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from creator_chat.domain.models import Chunk, Generation
@@ -252,6 +252,7 @@ _INTRO_RE = re.compile(
 )
 _NAMES_SUBJECT_RE = re.compile(r"(?:This|Here) is (?:the|my|our) [A-Z0-9]")
 _GREETING_RE = re.compile(r"(?:hey|hi|hello|welcome)\b", re.IGNORECASE)
+_ANNOUNCES_RE = re.compile(r"(?:first|next|now|then|here's|here is|let's)\b", re.IGNORECASE)
 # A cross-reference ("See also Why must 'self' be used ...?", "See How can I create a
 # stand-alone binary ...? for a list of tools", "See https://...") points to where the
 # answer is and states none: it often repeats the question's own words, so it scores as
@@ -821,6 +822,7 @@ def _select(
     question: str,
     max_tokens: int,
     semantic: _Semantic | None,
+    follows: Mapping[int, int] | None = None,
 ) -> list[list[_Sentence]]:
     """The sentences to quote as units (a sentence with the neighbour it needs), in the
     order chosen, the answer's lead first (none: the sources hold no answer)."""
@@ -838,7 +840,8 @@ def _select(
         supported[0],
     )
     if _asks_for_overview(candidates, supported[0], semantic):
-        return _overview(per_source, candidates[supported[0]].sentence, max_tokens)
+        intro = candidates[supported[0]].sentence
+        return _overview(per_source, intro, max_tokens, follows or {})
     # when the question asks for a quantity and the lead states it, a point stating none
     # does not bear on the question ("What temperature ...?" / "The steam boiler runs at
     # 1.4 bar")
@@ -924,15 +927,30 @@ def _asks_for_overview(
 
 
 def _overview(
-    per_source: list[list[_Sentence]], intro: _Sentence, max_tokens: int
+    per_source: list[list[_Sentence]],
+    intro: _Sentence,
+    max_tokens: int,
+    follows: Mapping[int, int],
 ) -> list[list[_Sentence]]:
-    """The introduction and what follows it in its source, in reading order, as one unit:
-    greetings and a last sentence that only leads in to what is cut off are left out."""
+    """The introduction and what follows it in its source, in reading order, as one unit —
+    on into the source that continues it (``follows``: the next chunk of the same document,
+    when it is among the sources), its overlap not quoted twice. Greetings and a last
+    sentence that only leads in to what is cut off are left out."""
     unit: list[_Sentence] = []
     budget = max_tokens - 20
-    for s in per_source[intro.source_n - 1][intro.index :]:
+
+    def sentences() -> Iterator[_Sentence]:
+        n, seen = intro.source_n, {intro.source_n}
+        yield from per_source[n - 1][intro.index :]
+        while (n := follows.get(n, 0)) and n not in seen:
+            seen.add(n)
+            yield from per_source[n - 1]
+
+    for s in sentences():
         if len(unit) == MAX_QUOTED:
             break
+        if any(s.text == u.text for u in unit):
+            continue  # chunks overlap: the continuing chunk opens with what was quoted
         if unit and (s.after_break and not unit[-1].text.rstrip().endswith(":")):
             break
         cost = estimate_tokens(s.text) + 2
@@ -942,9 +960,30 @@ def _overview(
             continue
         unit.append(s)
         budget -= cost
-    while len(unit) > 1 and _leads_in(unit[-1]):
+    while len(unit) > 1 and _announces(unit[-1]):
         unit.pop()
     return [unit]
+
+
+def _announces(s: _Sentence) -> bool:
+    """Announces what comes next and states nothing itself: "Here's how:", "First, the
+    numbers I start from.", "Now the sealant itself." (a short step such as "Slide the old
+    pads out together with the spring." states something)."""
+    return s.text.rstrip().endswith(":") or (
+        _leads_in(s) and _ANNOUNCES_RE.match(s.text) is not None
+    )
+
+
+def _follows(sources: Sequence[Chunk]) -> dict[int, int]:
+    """Source number -> the number of the source that continues it: the next chunk of the
+    same document (ordinal + 1), when the sources hold it."""
+    number = {(c.document_id, c.ordinal): n for n, c in enumerate(sources, start=1)}
+    out: dict[int, int] = {}
+    for n, c in enumerate(sources, start=1):
+        after = number.get((c.document_id, c.ordinal + 1))
+        if after is not None:
+            out[n] = after
+    return out
 
 
 def _reading_order(units: Sequence[Sequence[_Sentence]]) -> list[_Sentence]:
@@ -1109,7 +1148,7 @@ class LocalExtractiveGenerator:
         per_source = _source_sentences(sources)
         semantic = self._semantic(question, per_source)
         candidates = _score(question, question_terms, per_source, semantic)
-        return _select(candidates, per_source, question, max_tokens, semantic)
+        return _select(candidates, per_source, question, max_tokens, semantic, _follows(sources))
 
     def _semantic(self, question: str, per_source: list[list[_Sentence]]) -> _Semantic | None:
         """The question and the distinct sentences embedded in one call; None without an
