@@ -621,6 +621,46 @@ def test_an_overview_reads_on_into_the_next_chunk_of_the_same_video() -> None:
     assert quoted(gen) == [(intro, 2), (worn, 2), (wheel, 2), (slide, 4), (pistons, 4)]
 
 
+def test_a_code_the_question_names_makes_the_sentence_holding_it_evidence() -> None:
+    # the manual's table says "F2: ...", never "error": the words alone cover a third of
+    # "What does error F2 mean?", and the row's meaning is far from the question's
+    row = "F2: Water level low; refill the trough TR-6 to the MAX line."
+    table = chunk(
+        1,
+        f"F1: Motor stalled; free the wheel and restart. {row} "
+        "F3: Motor overheated; let it cool for 30 minutes.",
+        "Troubleshooting",
+    )
+    other = chunk(2, "Keep light, even pressure on the WS-10 while you grind.", "Operation")
+    embedder = LikenessEmbedder({row: 0.2})
+    for question in ("What does error F2 mean?", "What does error code F2 mean?"):
+        assert quoted(semantic_answer(question, [other, table], embedder)) == [(row, 2)]
+    # a code said in every sentence (the product's name) is no evidence by itself
+    product = chunk(
+        1,
+        "The WS-10 weighs 12 kilos. The WS-10 runs at 120 RPM. The WS-10 ships with a jig.",
+        "Specs",
+    )
+    gen = semantic_answer("Is the WS-10 quiet?", [product], LikenessEmbedder({}))
+    assert gen.cited == []
+
+
+def test_a_question_the_video_repeats_is_quoted_with_its_answer_or_not_at_all() -> None:
+    echo = "A couple of you asked why your edge chipped on white oak."
+    answer_ = "Usually the bevel is too low for hardwood."
+    steps = "Hone a 30 degree micro bevel on the 8000 stone."
+    embedder = LikenessEmbedder({echo: 0.8, answer_: 0.4, steps: 0.56})
+    video = chunk(1, f"Grind the primary bevel at 25 degrees. {echo} {answer_}")
+    gen = semantic_answer("Why did my edge chip?", [video], embedder)
+    assert quoted(gen)[:2] == [(echo, 1), (answer_, 1)]
+    # the answer past the end of the passage: after a better lead, the echo is no point of
+    # its own (as the lead itself, it still points to where the video answers)
+    embedder = LikenessEmbedder({echo: 0.8, steps: 0.9})
+    cut = chunk(2, f"Grind the primary bevel at 25 degrees. {echo}")
+    gen = semantic_answer("Why did my edge chip?", [chunk(1, steps, "Micro bevel"), cut], embedder)
+    assert (echo, 2) not in quoted(gen)
+
+
 def test_a_cross_reference_does_not_lead_the_answer() -> None:
     # "See also <the question>" repeats the question's words, so it is the closest match,
     # and answers nothing: the answer opens with what answers, the pointer may follow

@@ -100,7 +100,7 @@ from creator_chat.prompting import (
     estimate_tokens,
     persona_from_system,
 )
-from creator_chat.retrieval import standalone_question, without_labels
+from creator_chat.retrieval import holds_term, rare_terms, standalone_question, without_labels
 
 __all__ = ["MODEL_ID", "NOT_FOUND_ANSWER", "LocalExtractiveGenerator", "split_sentences", "terms"]
 
@@ -130,6 +130,14 @@ PASSAGE_WEIGHT = 0.5
 LEXICAL_WEIGHT = 0.25
 #: Added when the question asks for a quantity and the sentence states one (0.1-0.4 hold).
 NUMBER_BONUS = 0.25
+#: A code of the question ("F2", "BX-220": letters and digits) held by at most this many of
+#: the sources' sentences is specific to them: each of those sentences is evidence, and
+#: scores ``CODE_BONUS`` more (a code said everywhere, such as the product's name, is not;
+#: nor is an acronym such as "HTML", a topic word more than a name).
+#: The bonus decides what leads; the other points' floor is taken from the lead's score
+#: without it.
+SPECIFIC_CODE_SENTENCES = 2
+CODE_BONUS = 0.25
 #: A cosine (sentence or passage) at least this high is evidence on its own. The narrow
 #: spot of the set: 0.52-0.55 hold it; 0.50 lets "cold brew" (0.51) through, 0.58 loses
 #: answers whose best match is 0.60.
@@ -253,6 +261,14 @@ _INTRO_RE = re.compile(
 _NAMES_SUBJECT_RE = re.compile(r"(?:This|Here) is (?:the|my|our) [A-Z0-9]")
 _GREETING_RE = re.compile(r"(?:hey|hi|hello|welcome)\b", re.IGNORECASE)
 _ANNOUNCES_RE = re.compile(r"(?:first|next|now|then|here's|here is|let's)\b", re.IGNORECASE)
+# A sentence that poses or reports a question ("A few of you asked why your drawer side
+# split.", "Why does it squeal?") repeats the fan's words and answers nothing: it leads in
+# to the sentence after it, and is never quoted without it.
+_ECHO_RE = re.compile(
+    r".*\b(?:asked|asking|ask me|wonder|wondered|wondering)\b[^.!?]*"
+    r"\b(?:why|how|what|whether|if|when|where|which|who)\b",
+    re.IGNORECASE,
+)
 # A cross-reference ("See also Why must 'self' be used ...?", "See How can I create a
 # stand-alone binary ...? for a list of tools", "See https://...") points to where the
 # answer is and states none: it often repeats the question's own words, so it scores as
@@ -572,6 +588,8 @@ class _Candidate:
     supported: bool
     #: May be quoted once some sentence is evidence.
     eligible: bool
+    #: The part of ``score`` it owes to holding a specific code of the question.
+    code_bonus: float = 0.0
 
 
 def _source_sentences(sources: Sequence[Chunk]) -> list[list[_Sentence]]:
@@ -730,14 +748,16 @@ def _score(
     lexical = _Lexical(question_terms, per_source)
     asked = _quantity_asked(question)
     names = _question_words(question)
+    codes = _specific_codes(question, per_source)
     candidates: list[_Candidate] = []
     for sentences in per_source:
         for s in sentences:
             rank = 1 + RANK_BONUS * (len(per_source) - s.source_n + 1) / len(per_source)
             bm25, coverage = lexical.bm25[s.text], lexical.coverage[s.text]
+            holds_code = any(holds_term(s.text, code) for code in codes)
             if semantic is None:
                 if bm25 > 0:
-                    supported = coverage >= MIN_COVERAGE
+                    supported = coverage >= MIN_COVERAGE or holds_code
                     candidates.append(_Candidate(s, bm25 * rank, supported, supported))
                 continue
             cosine, passage = semantic.cosines(s)
@@ -747,17 +767,35 @@ def _score(
                 + PASSAGE_WEIGHT * passage
                 + LEXICAL_WEIGHT * (bm25 / lexical.best if lexical.best > 0 else 0.0)
                 + (NUMBER_BONUS if states else 0.0)
+                + (CODE_BONUS if holds_code else 0.0)
             )
             similarity = max(cosine, passage)
             supported = (
-                similarity >= STRONG_SIMILARITY
+                holds_code
+                or similarity >= STRONG_SIMILARITY
                 or (similarity >= MIN_SIMILARITY and coverage >= MIN_TERM_COVERAGE)
                 or (states and similarity >= QUANTITY_SIMILARITY and _has_digits(s.text, names))
             )
             eligible = supported or coverage >= MIN_TERM_COVERAGE
-            candidates.append(_Candidate(s, score * rank, supported, eligible))
+            bonus = CODE_BONUS * rank if holds_code else 0.0
+            candidates.append(_Candidate(s, score * rank, supported, eligible, bonus))
     candidates.sort(key=lambda c: (-c.score, c.sentence.position))
     return candidates
+
+
+def _specific_codes(question: str, per_source: list[list[_Sentence]]) -> list[str]:
+    """The question's codes that only a few of the sources' sentences hold
+    (``SPECIFIC_CODE_SENTENCES``): "What does error F2 mean?" against a troubleshooting
+    table's row "F2: Water level low", whose other words ("error") the manual never says."""
+    texts = {s.text for sentences in per_source for s in sentences}
+    out: list[str] = []
+    for code in rare_terms(without_labels(question)):
+        if not any(c.isdigit() for c in code):
+            continue
+        held = sum(1 for text in texts if holds_term(text, code))
+        if 1 <= held <= SPECIFIC_CODE_SENTENCES:
+            out.append(code)
+    return out
 
 
 # ------------------------------------------------------------------------ selection
@@ -794,10 +832,16 @@ def _refers(s: _Sentence) -> bool:
     return _REFERS_RE.match(s.text) is not None
 
 
+def _echoes(s: _Sentence) -> bool:
+    """Poses or reports a question rather than answering one (see ``_ECHO_RE``)."""
+    return s.text.rstrip().endswith("?") or _ECHO_RE.match(s.text) is not None
+
+
 def _leads_in(s: _Sentence) -> bool:
-    """Announces what follows: ends with a colon, or is short and states no figure."""
+    """Announces what follows: ends with a colon, poses a question, or is short and states
+    no figure."""
     text = s.text.rstrip()
-    if text.endswith(":"):
+    if text.endswith(":") or _echoes(s):
         return True
     return len(text.split()) <= LEAD_IN_WORDS and not _FIGURE_RE.search(text)
 
@@ -850,7 +894,7 @@ def _select(
     lead = candidates[start].sentence
     wants_quantity = asked is not None and _states_quantity(lead.text, asked, names)
     relative = RELATIVE_FLOOR if semantic is None else SEMANTIC_RELATIVE_FLOOR
-    floor = relative * candidates[start].score
+    floor = relative * (candidates[start].score - candidates[start].code_bonus)
     # Chunks overlap, so a sentence may be in two sources: it is quoted from the one that
     # also holds the neighbour it needs, else from the better-ranked one.
     occurrences: dict[str, list[_Sentence]] = {}
@@ -898,6 +942,9 @@ def _select(
             unit, cost = [s], estimate_tokens(s.text) + 2
             if chosen and cost > budget:
                 continue
+        if chosen and _echoes(s) and unit[-1] is s:
+            continue  # a question without the sentence that answers it (as the lead, it
+            # still points to where the video answers it: its answer may be past the chunk)
         chosen.extend(unit)
         units.append(unit)
         budget -= cost
