@@ -1,11 +1,14 @@
 """Answers in context: follow-ups, the video a fan watches, the second a citation opens at,
 exact terms, off-topic honesty — through the chat's real use case on the embedded default.
 
-    python bench/conversation_quality.py [--verbose]
+    python bench/conversation_quality.py [--channel bike|wood] [--verbose]
 
-A bike-maintenance channel written for this bench (``bench/data/bike/``: three VTT videos
-with known cue times, a Markdown manual with part numbers and error codes) is ingested into
-a fresh embedded data dir (the local MiniLM embedder, the extractive generator), then:
+Two channels, each three VTT videos with known cue times and a Markdown manual with part
+numbers and error codes: a bike-maintenance channel written for this bench
+(``bench/data/bike/``), and a woodworking channel that a probe wrote later without looking
+at the code (``bench/data/wood/``: natural speech, asides, a fan's question repeated on
+camera). Each is ingested into a fresh embedded data dir (the local MiniLM embedder, the
+extractive generator), then:
 
 - follow-ups: two turns in one thread; the second answer must carry the facts;
 - video context: a question that only makes sense in the video the fan is watching, asked
@@ -15,7 +18,8 @@ a fresh embedded data dir (the local MiniLM embedder, the extractive generator),
 - exact terms: a part number / error code question must be answered;
 - off-topic: must be refused.
 
-Prints one line per case with ``--verbose`` and a summary; always exits 0 (it reports).
+Prints one line per case with ``--verbose`` and a summary, the channels side by side; always
+exits 0 (it reports).
 """
 
 from __future__ import annotations
@@ -33,14 +37,15 @@ from creator_chat.domain.models import Identity, Role, Tier
 from creator_chat.prompting import NOT_FOUND_ANSWER
 from creator_chat.usecases import chat as chat_uc
 
+CHANNELS = ("bike", "wood")
 DATA = Path(__file__).parent / "data" / "bike"
 ADMIN = Identity("bench-admin", Role.ADMIN, Tier.ENTERPRISE)
 TOLERANCE_S = 5.0
 
 
-def build(data_dir: Path) -> tuple[Container, str, dict[str, str]]:
-    manifest = json.loads((DATA / "manifest.json").read_text())
-    documents = [(d, (DATA / d["file"]).read_bytes()) for d in manifest["documents"]]
+def build(data_dir: Path, data: Path = DATA) -> tuple[Container, str, dict[str, str]]:
+    manifest = json.loads((data / "manifest.json").read_text())
+    documents = [(d, (data / d["file"]).read_bytes()) for d in manifest["documents"]]
     c, creator, files = build_creator(data_dir, manifest["creator"], documents)
     return c, creator.creator_id, files
 
@@ -55,17 +60,36 @@ def carries(answer: str, facts: list[str]) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--channel", choices=CHANNELS, action="append")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    cases = json.loads((DATA / "cases.json").read_text())
+    channels = args.channel or list(CHANNELS)
+    tables = {name: run(DATA.parent / name, args.verbose) for name in channels}
+    groups = list(dict.fromkeys(g for table in tables.values() for g in table))
+    print(f"{'group':12} " + " ".join(f"{name:>16}" for name in channels))
+    for group in groups:
+        cells = []
+        for name in channels:
+            oks = tables[name].get(group, [])
+            share = f"{100 * sum(oks) / len(oks):5.1f} %" if oks else ""
+            cells.append(f"{sum(oks):>4}/{len(oks):<3} {share:>7}" if oks else f"{'':>16}")
+        print(f"{group:12} " + " ".join(cells))
+    return 0
+
+
+def run(data: Path, verbose: bool) -> dict[str, list[bool]]:
+    """One channel's cases: group -> pass/fail per case."""
+    cases = json.loads((data / "cases.json").read_text())
+    if verbose:
+        print(f"== {data.name}")
     with tempfile.TemporaryDirectory() as tmp:
-        c, creator_id, doc_files = build(Path(tmp))
+        c, creator_id, doc_files = build(Path(tmp), data)
         fans = (Identity(f"fan-{i}", Role.FAN, Tier.ENTERPRISE) for i in range(10_000))
         results: dict[str, list[bool]] = {}
 
         def report(group: str, ok: bool, label: str, answer: str) -> None:
             results.setdefault(group, []).append(ok)
-            if args.verbose:
+            if verbose:
                 print(f"[{'ok' if ok else '--'}] {group:11} {label}\n      {answer[:220]}")
 
         for case in cases["follow_ups"]:
@@ -118,10 +142,7 @@ def main() -> int:
             report("off-topic", answer.answer == NOT_FOUND_ANSWER, question, answer.answer)
 
         c.close()
-    print(f"{'group':12} {'passed':>8}")
-    for group, oks in results.items():
-        print(f"{group:12} {sum(oks):>4}/{len(oks):<3} {100 * sum(oks) / len(oks):5.1f} %")
-    return 0
+    return results
 
 
 if __name__ == "__main__":

@@ -184,3 +184,59 @@ def test_search_shows_what_the_assistant_would_see(
     assert marked and not any(h["answerable"] for h in marked)
     part = api.post(url, json={"query": "XK-4471"}, headers=bearer(owner)).json()["results"]
     assert part and part[0]["answerable"] and "XK-4471" in part[0]["text"]
+
+
+WOOD = DATA.parent / "wood"
+
+
+@pytest.fixture(scope="module")
+def woodshop(api: httpx.Client, token: TokenFactory) -> str:
+    """The woodworking channel a probe wrote (``bench/data/wood``), ingested; its id."""
+    manifest = json.loads((WOOD / "manifest.json").read_text())
+    admin = token("admin-wood", "admin")
+    made = api.post(
+        "/v1/creators",
+        json={**manifest["creator"], "slug": f"wood-{uuid.uuid4().hex[:6]}"},
+        headers=bearer(admin),
+    )
+    assert made.status_code == 201, made.text
+    creator_id = made.json()["creator_id"]
+    for d in manifest["documents"]:
+        body = {k: d[k] for k in ("title", "kind", "source_url", "video_id") if k in d}
+        body["content"] = (WOOD / d["file"]).read_text()
+        r = api.post(f"/v1/creators/{creator_id}/documents", json=body, headers=bearer(admin))
+        assert r.status_code == 202, r.text
+    docs = wait_for_documents(api, admin, creator_id)
+    assert all(d["status"] == "done" for d in docs), docs
+    return str(creator_id)
+
+
+def cited_videos(answer: dict) -> set[str]:
+    return {parse_qs(urlsplit(c["url"]).query)["v"][0] for c in answer["citations"]}
+
+
+def test_a_follow_up_stays_with_the_video_its_question_was_answered_from(
+    api: httpx.Client, token: TokenFactory, woodshop: str
+):
+    tok = fan(token)
+    first = chat(api, tok, woodshop, "How do I raise the grain?")
+    assert cited_videos(first) == {"F1n1shOilWx"}, first
+    # "how long does that take" is closer to the dovetail video's "It took me about two
+    # hours, and ... your first one will take longer": the thread is about the finish
+    follow = chat(api, tok, woodshop, "How long does that take?", thread_id=first["thread_id"])
+    assert "about an hour" in follow["answer"], follow["answer"]
+    assert cited_videos(follow) == {"F1n1shOilWx"}, follow
+
+
+def test_the_watched_video_answers_alone_when_it_holds_the_answer(
+    api: httpx.Client, token: TokenFactory, woodshop: str
+):
+    # "finish with ... grit" is said in the finishing video and in the sharpening video
+    on_finish = chat(
+        api, tok := fan(token), woodshop, "What grit did you finish with?", video_id="F1n1shOilWx"
+    )
+    assert "180 grit" in on_finish["answer"], on_finish["answer"]
+    assert cited_videos(on_finish) == {"F1n1shOilWx"}, on_finish
+    on_stones = chat(api, tok, woodshop, "What grit did you finish with?", video_id="Shp4rpCh1sl")
+    assert "8000" in on_stones["answer"], on_stones["answer"]
+    assert cited_videos(on_stones) == {"Shp4rpCh1sl"}, on_stones

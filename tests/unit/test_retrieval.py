@@ -9,8 +9,10 @@ from creator_chat.content.parsers import parse
 from creator_chat.domain.models import Chunk, DocumentKind, SearchHit
 from creator_chat.retrieval import (
     about_video,
+    leaned_on,
     looks_dependent,
     passes_gate,
+    prefer_video,
     rare_terms,
     renumber,
     standalone_question,
@@ -147,3 +149,30 @@ def test_a_rewrite_s_labels_are_no_words_of_the_question():
     assert without_labels(in_video) == "When is it worn out? (Chain wear explained)"
     follow_up = standalone_question("And how often?", ["How much sealant goes in?"])
     assert without_labels(follow_up) == "And how often? (How much sealant goes in?)"
+
+
+def _hit(chunk_id: str, video_id: str, similarity: float) -> SearchHit:
+    chunk = Chunk(chunk_id=chunk_id, creator_id="cr_x", document_id=video_id, text=chunk_id,
+                  title=video_id, video_id=video_id)  # fmt: skip
+    return SearchHit(chunk, score=similarity, similarity=similarity)
+
+
+def test_the_watched_video_answers_alone_when_it_is_about_as_close_as_any() -> None:
+    elsewhere = [_hit("stones", "sharpen", 0.62), _hit("grit", "finish", 0.55)]
+    watched = [_hit("grit", "finish", 0.55), _hit("raise", "finish", 0.41)]
+    ids = [h.chunk.chunk_id for h in prefer_video(elsewhere, watched, 5)]
+    assert ids == ["grit", "raise"]  # 0.55 is within 0.1 of 0.62: the video alone
+    # far under the best elsewhere, it only comes first
+    weak = [_hit("intro", "finish", 0.36)]
+    ids = [h.chunk.chunk_id for h in prefer_video(elsewhere, weak, 5)]
+    assert ids == ["intro", "stones", "grit"]
+    # nothing in the video passed the gate: the rest as they are
+    assert [h.chunk.chunk_id for h in prefer_video(elsewhere, [], 5)] == ["stones", "grit"]
+
+
+def test_a_follow_up_leans_on_the_latest_earlier_question_with_a_topic() -> None:
+    earlier = ["How do I raise the grain?", "ok", "How do I flatten a stone?"]
+    assert leaned_on("How long does that take?", earlier) == "How do I flatten a stone?"
+    assert leaned_on("How long does that take?", earlier[:2]) == "How do I raise the grain?"
+    assert leaned_on("How do I cut dovetails by hand?", earlier) is None  # self-contained
+    assert leaned_on("How long does that take?", []) is None

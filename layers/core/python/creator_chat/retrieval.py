@@ -12,8 +12,10 @@ citation points at.
   ("E3"), an acronym ("PTFE") — which an embedding blurs but a fan means literally, or every
   word the question is about (at least two: "the split shot trick").
 - **Video context** (:func:`about_video`, :func:`prefer_video`): with ``video_id`` set, the
-  question is also searched in that video with the video's title as context, and that
-  video's hits that pass the gate come first, then the rest.
+  question is also searched in that video with the video's title as context; that video's
+  hits that pass the gate answer alone when they are about as close as any other, else they
+  come first, then the rest. A follow-up without ``video_id`` is read the same way in the
+  video its earlier question was answered from.
 - **Citation second** (:func:`supporting_second`): a transcript chunk keeps the start of
   each cue it holds; a citation links to the cue where the supporting sentence starts.
 """
@@ -111,13 +113,22 @@ def standalone_question(question: str, previous_questions: Sequence[str]) -> str
     then this one ("How much sealant goes in a road tyre? And how often do I top it up?").
     A self-contained question, or the first of a thread, is returned as it is; an earlier
     asking of the same words is no context (it leaned on the same thing)."""
-    if not previous_questions or not looks_dependent(question):
+    earlier = leaned_on(question, previous_questions)
+    if earlier is None:
         return question
+    return f"{question.strip()}{CONTEXT_LABEL}{earlier.strip()})"
+
+
+def leaned_on(question: str, previous_questions: Sequence[str]) -> str | None:
+    """The earlier question a follow-up leans on (the latest that carries a topic and is not
+    the same words); None for a self-contained question or the first of a thread."""
+    if not previous_questions or not looks_dependent(question):
+        return None
     same = _normalised(question)
     for earlier in reversed(previous_questions):
         if content_terms(earlier) and _normalised(earlier) != same:
-            return f"{question.strip()}{CONTEXT_LABEL}{earlier.strip()})"
-    return question
+            return earlier
+    return None
 
 
 def about_video(question: str, video_title: str) -> str:
@@ -213,10 +224,25 @@ def gate(hits: Sequence[SearchHit], query: str, floor: float) -> list[SearchHit]
     return [h for h in hits if passes_gate(h, query, floor, terms)]
 
 
+#: The watched video answers alone when its best hit's cosine is at most this far under the
+#: best hit anywhere (see :func:`prefer_video`).
+VIDEO_FOCUS_MARGIN = 0.1
+
+
 def prefer_video(
     hits: Sequence[SearchHit], video_hits: Sequence[SearchHit], top_k: int
 ) -> list[SearchHit]:
-    """The watched video's hits first (best first), then the others; each chunk once."""
+    """The watched video's hits first (best first), then the others; each chunk once. When
+    the video holds an answer about as close as any other (its best cosine within
+    ``VIDEO_FOCUS_MARGIN`` of the best anywhere), only its hits: a fan asking "What grit did
+    you finish with?" on the finishing video means that video's grit, not the sharpening
+    video's stones."""
+    if video_hits and (
+        not hits
+        or max(h.similarity for h in video_hits)
+        >= max(h.similarity for h in hits) - VIDEO_FOCUS_MARGIN
+    ):
+        return list(video_hits[:top_k])
     seen: set[str] = set()
     out: list[SearchHit] = []
     for hit in [*video_hits, *hits]:

@@ -349,6 +349,25 @@ def _standalone(deps: ChatDeps, question: str, earlier: list[str]) -> str:
     return rewritten
 
 
+def _topic_video(
+    deps: ChatDeps,
+    creator: Creator,
+    question: str,
+    earlier: list[str],
+    timings: dict[str, float],
+    filters: SearchFilters | None = None,
+) -> str | None:
+    """The video a follow-up's earlier question was answered from ("How long does that
+    take?" after "How do I raise the grain?": the finishing video, not the dovetail video
+    that also says how long something took). Its sources are usually in the context cache;
+    None when the follow-up leans on nothing or the earlier answer came from a document."""
+    leaned = retrieval.leaned_on(question, earlier)
+    if leaned is None:
+        return None
+    prior = retrieve_sources(deps, creator, leaned, None, timings, filters=filters)
+    return prior[0].video_id if prior else None
+
+
 def _video_context(
     deps: ChatDeps,
     creator: Creator,
@@ -713,7 +732,10 @@ def _generate(
     # (a deterministic rewrite only finds the sources: the generator answers the fan's own
     # words, with the history — the extractive one falls back to the rewrite by itself)
     try:
-        sources = retrieve_sources(deps, creator, query, video_id, timings, filters=filters)
+        # a follow-up stays with what was just discussed: the video the earlier question
+        # was answered from is searched first (as the watched one is)
+        focus = video_id or _topic_video(deps, creator, question, earlier, timings, filters)
+        sources = retrieve_sources(deps, creator, query, focus, timings, filters=filters)
         sources = _video_context(deps, creator, thread, video_id, sources, filters)
     except RetrievalUnavailable:
         raise
