@@ -591,11 +591,26 @@ def test_a_question_about_what_a_video_covers_is_answered_from_its_introduction_
         system=SYSTEM, history=[], question=question, sources=[video, review], max_tokens=30
     )
     assert quoted(tight) == [(intro, 1)]
-    # a sentence that answers on its own still leads, the introduction out of the answer
+    # asked how to do it, the video's procedure answers even when a sentence comes close
     specific = LikenessEmbedder({intro: 0.75, stray: 0.55, numbers: 0.72})
     gen = semantic_answer(question, [video, review], specific)
-    assert quoted(gen)[0] == (numbers, 1)
-    assert (intro, 1) not in quoted(gen)
+    assert quoted(gen)[0] == (intro, 1)
+    # asked something else, a sentence that answers on its own still leads, the
+    # introduction out of the answer
+    for other in ("What numbers do you start a new bag with?", "How much coffee goes in?"):
+        gen = semantic_answer(other, [video, review], specific)
+        assert (numbers, 1) in quoted(gen)[:2]  # after its lead-in, when that leads
+        assert (intro, 1) not in quoted(gen)
+
+
+def test_a_sign_off_is_never_quoted_as_an_answer() -> None:
+    outro = "If this helped, hit subscribe, and next week we're cutting dovetails by hand."
+    step = "Saw the tails first with a fine dovetail saw."
+    embedder = LikenessEmbedder({outro: 0.8, step: 0.6})
+    video = chunk(1, f"{step} Chop the waste from both faces. {outro}")
+    gen = semantic_answer("How do I cut dovetails by hand?", [video], embedder)
+    assert quoted(gen)[0] == (step, 1)
+    assert (outro, 1) not in quoted(gen)
 
 
 def test_an_overview_reads_on_into_the_next_chunk_of_the_same_video() -> None:

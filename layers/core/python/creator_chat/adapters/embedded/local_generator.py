@@ -100,7 +100,14 @@ from creator_chat.prompting import (
     estimate_tokens,
     persona_from_system,
 )
-from creator_chat.retrieval import holds_term, rare_terms, standalone_question, without_labels
+from creator_chat.retrieval import (
+    holds_term,
+    looks_dependent,
+    own_words,
+    rare_terms,
+    standalone_question,
+    without_labels,
+)
 
 __all__ = ["MODEL_ID", "NOT_FOUND_ANSWER", "LocalExtractiveGenerator", "split_sentences", "terms"]
 
@@ -260,6 +267,22 @@ _INTRO_RE = re.compile(
 )
 _NAMES_SUBJECT_RE = re.compile(r"(?:This|Here) is (?:the|my|our) [A-Z0-9]")
 _GREETING_RE = re.compile(r"(?:hey|hi|hello|welcome)\b", re.IGNORECASE)
+# A sign-off ("That's it for tubeless, see you in the next one.", "If this helped, hit
+# subscribe, and next week we're cutting dovetails") names a subject and answers nothing,
+# like an introduction; unlike one, it opens no overview.
+_OUTRO_RE = re.compile(
+    r".*\b(?:thanks for watching|thank you for watching|see you (?:next|in the next)"
+    r"|hit subscribe|don't forget to subscribe|bye for now)\b"
+    r"|(?:that's|that is) (?:it|all) for\b|if this helped\b",
+    re.IGNORECASE,
+)
+# A question asking how to do something (not how much, how long ...): a procedure, which a
+# video that announces it answers from its start.
+_ASKS_HOW_TO_RE = re.compile(
+    r"(?:how (?:do|can|should|would) (?:i|you|we|one)|how to|what's the best way to"
+    r"|what is the best way to|walk me through|show me how)\b",
+    re.IGNORECASE,
+)
 _ANNOUNCES_RE = re.compile(r"(?:first|next|now|then|here's|here is|let's)\b", re.IGNORECASE)
 # A sentence that poses or reports a question ("A few of you asked why your drawer side
 # split.", "Why does it squeal?") repeats the fan's words and answers nothing: it leads in
@@ -823,8 +846,11 @@ def _has_digits(text: str, ignore: frozenset[str]) -> bool:
 
 
 def _introduces(s: _Sentence) -> bool:
-    """Introduces the video or names its subject: "In this video ...", "This is the K58"."""
-    return bool(_INTRO_RE.match(s.text) or _NAMES_SUBJECT_RE.match(s.text))
+    """Introduces the video or names its subject: "In this video ...", "This is the K58" —
+    or signs off (``_OUTRO_RE``)."""
+    return bool(
+        _INTRO_RE.match(s.text) or _NAMES_SUBJECT_RE.match(s.text) or _OUTRO_RE.match(s.text)
+    )
 
 
 def _refers(s: _Sentence) -> bool:
@@ -883,7 +909,7 @@ def _select(
         ),
         supported[0],
     )
-    if _asks_for_overview(candidates, supported[0], semantic):
+    if _asks_for_overview(question, candidates, supported[0], semantic):
         intro = candidates[supported[0]].sentence
         return _overview(per_source, intro, max_tokens, follows or {})
     # when the question asks for a quantity and the lead states it, a point stating none
@@ -954,21 +980,31 @@ def _select(
 
 
 def _asks_for_overview(
-    candidates: Sequence[_Candidate], best: int, semantic: _Semantic | None
+    question: str, candidates: Sequence[_Candidate], best: int, semantic: _Semantic | None
 ) -> bool:
     """The question asks what a source announces as its whole subject ("How do I dial in a
     new bag of beans?" against "Today we're dialing in a brand new bag of beans from
     scratch, and I'm going to show you the exact five shot routine ..."): the best evidence
     is an introduction close in meaning to the question (cosine at least
     ``STRONG_SIMILARITY``) and no other sentence comes near it (each under
-    ``OVERVIEW_MARGIN`` of its cosine). Its answer is what the introduction announces, not
-    a stray sentence that shares a word ("Give it two pumps after the beans stop")."""
+    ``OVERVIEW_MARGIN`` of its cosine) — or, when the fan's own words ask how to do
+    something (``_ASKS_HOW_TO_RE``, no quantity, leaning on nothing said before), whatever
+    the others. Its answer is what the
+    introduction announces, not a stray sentence that shares a word ("Give it two pumps
+    after the beans stop")."""
     intro = candidates[best].sentence
-    if semantic is None or not _introduces(intro):
+    if semantic is None or not _introduces(intro) or _OUTRO_RE.match(intro.text):
         return False
     closeness = semantic.cosines(intro)[0]
     if closeness < STRONG_SIMILARITY:
         return False
+    asked = own_words(question).strip()
+    if (
+        _quantity_asked(asked) is None
+        and _ASKS_HOW_TO_RE.match(asked)
+        and not looks_dependent(asked)  # "How do I spread it inside?" asks for one step
+    ):
+        return True  # "How do I sharpen a chisel?" against "Today we're sharpening chisels"
     others = (semantic.cosines(c.sentence)[0] for c in candidates if not _introduces(c.sentence))
     return max(others, default=0.0) < OVERVIEW_MARGIN * closeness
 
@@ -981,8 +1017,9 @@ def _overview(
 ) -> list[list[_Sentence]]:
     """The introduction and what follows it in its source, in reading order, as one unit —
     on into the source that continues it (``follows``: the next chunk of the same document,
-    when it is among the sources), its overlap not quoted twice. Greetings and a last
-    sentence that only leads in to what is cut off are left out."""
+    when it is among the sources), its overlap not quoted twice; a spoken section title
+    ("First, sanding.") is no stop. Greetings and a last sentence that only leads in to what
+    is cut off are left out."""
     unit: list[_Sentence] = []
     budget = max_tokens - 20
 
@@ -998,12 +1035,10 @@ def _overview(
             break
         if any(s.text == u.text for u in unit):
             continue  # chunks overlap: the continuing chunk opens with what was quoted
-        if unit and (s.after_break and not unit[-1].text.rstrip().endswith(":")):
-            break
         cost = estimate_tokens(s.text) + 2
         if unit and cost > budget:
             break  # the introduction itself is always quoted, as any answer's lead is
-        if unit and _GREETING_RE.match(s.text):
+        if unit and (_GREETING_RE.match(s.text) or _OUTRO_RE.match(s.text)):
             continue
         unit.append(s)
         budget -= cost
