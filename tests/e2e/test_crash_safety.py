@@ -208,7 +208,12 @@ def test_sigkill_at_random_points_of_mixed_traffic_loses_no_acknowledged_write(t
             ]
             for c in clients:
                 c.start()
-            time.sleep(rng.uniform(1.0, 4.0))
+            # traffic has been acknowledged (a busy machine may take seconds for the first
+            # chat, which loads the embedder), then the kill lands at a random point of it
+            deadline = time.monotonic() + 60
+            while not (ledger.documents and ledger.threads) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(rng.uniform(0.5, 3.0))
             proc.kill()  # SIGKILL, mid-traffic
             proc.wait(timeout=30)
             stop.set()
