@@ -240,3 +240,43 @@ def test_the_watched_video_answers_alone_when_it_holds_the_answer(
     on_stones = chat(api, tok, woodshop, "What grit did you finish with?", video_id="Shp4rpCh1sl")
     assert "8000" in on_stones["answer"], on_stones["answer"]
     assert cited_videos(on_stones) == {"Shp4rpCh1sl"}, on_stones
+
+
+def _cue_starts(vtt: str) -> tuple[str, list[tuple[int, float]]]:
+    """A transcript's text, cues joined by spaces, and (offset, cue start) of each cue."""
+    text, marks = "", []
+    lines = vtt.split("\n")
+    for i, line in enumerate(lines):
+        if "-->" in line:
+            h, m, sec = line.split(" --> ")[0].split(":")
+            marks.append((len(text), int(h) * 3600 + int(m) * 60 + float(sec)))
+            text += lines[i + 1].strip() + " "
+    return text, marks
+
+
+def test_every_quoted_sentence_links_to_where_it_is_said(
+    api: httpx.Client, token: TokenFactory, woodshop: str
+):
+    manifest = json.loads((WOOD / "manifest.json").read_text())
+    transcripts = {
+        d["video_id"]: _cue_starts((WOOD / d["file"]).read_text())
+        for d in manifest["documents"]
+        if d.get("video_id")
+    }
+    checked = 0
+    for question in ("How do I sharpen a chisel?", "How many strokes do you do on the strop?"):
+        answer = chat(api, fan(token), woodshop, question)
+        citations = {c["n"]: c for c in answer["citations"]}
+        body = answer["answer"].split("says: ", 1)[-1]
+        for sentence, n in re.findall(r"(.+?) \[(\d+)\]\s*", body):
+            citation = citations[int(n)]
+            video = parse_qs(urlsplit(citation["url"]).query).get("v", [""])[0]
+            if video not in transcripts:
+                continue
+            text, marks = transcripts[video]
+            at = text.find(sentence[:40])
+            assert at >= 0, sentence
+            said = [start for offset, start in marks if offset <= at][-1]
+            assert abs(citation["start_s"] - said) <= 5, (sentence, citation, said)
+            checked += 1
+    assert checked >= 5, answer  # an overview of the routine quotes several of its sentences

@@ -142,3 +142,90 @@ def test_throttling_before_and_during_the_stream_is_a_dependency_failure() -> No
             on_delta=deltas.append,
         )
     assert len(deltas) == 3
+
+
+VTT = """WEBVTT
+
+00:00:02.000 --> 00:00:06.000
+Today we replace worn disc brake pads.
+
+00:00:06.000 --> 00:00:09.000
+Pads are worn under one millimetre.
+
+00:00:40.000 --> 00:00:48.000
+Degrease the rotor with isopropyl alcohol.
+
+00:01:30.000 --> 00:01:38.000
+Never touch the rotor with your fingers.
+"""
+
+
+def brake_video() -> Chunk:
+    from creator_chat.content.chunking import chunk_document
+    from creator_chat.content.parsers import parse
+    from creator_chat.domain.models import DocumentKind
+
+    (chunk,) = chunk_document(
+        parse(DocumentKind.VTT, VTT.encode()),
+        creator_id="cr_x",
+        document_id="doc_b",
+        title="Brakes",
+        source_url="https://www.youtube.com/watch?v=brakes01",
+        window_s=(300, 600),
+    )
+    return chunk
+
+
+MANUAL = Chunk(
+    chunk_id="m1",
+    creator_id="cr_x",
+    document_id="doc_m",
+    text="Torque the bolts to 6 Nm.",
+    title="Manual",
+)
+
+ANSWER = (
+    "Today we replace worn disc brake pads. [1] Pads are worn under one millimetre. [1] "
+    "Degrease the rotor with isopropyl alcohol. [1] Torque the bolts to 6 Nm. [2] "
+    "Never touch the rotor with your fingers. [1]"
+)
+
+
+def test_claims_said_apart_in_one_video_get_a_citation_each_at_their_own_second() -> None:
+    stream = CitationStream([brake_video(), MANUAL])
+    pieces = [stream.feed(ANSWER[i : i + 7]) for i in range(0, len(ANSWER), 7)]
+    pieces.append(stream.finish())
+    assert "".join(pieces) == stream.text
+    assert stream.text == (
+        "Today we replace worn disc brake pads. [1] Pads are worn under one millimetre. [1] "
+        "Degrease the rotor with isopropyl alcohol. [2] Torque the bolts to 6 Nm. [3] "
+        "Never touch the rotor with your fingers. [4]"
+    )
+    # the first two are said 4 s apart: one citation, at the first; the others at their own
+    assert stream.entries == [(1, 2.0), (1, 40.0), (2, None), (1, 90.0)]
+    assert stream.order == {1: 1, 2: 3}
+    # given only the count, a source is one citation, as before
+    counted = CitationStream(2)
+    counted.feed(ANSWER)
+    counted.finish()
+    assert [n for n, _ in counted.entries] == [1, 2]
+
+
+def test_the_sync_path_numbers_citations_as_the_stream_does() -> None:
+    from creator_chat.domain.models import Generation
+    from creator_chat.usecases.chat import make_citations
+
+    sources = [brake_video(), MANUAL]
+    generation = Generation(ANSWER, cited=[1, 2])
+    citations = make_citations(generation, sources, "How do I replace brake pads?")
+    stream = CitationStream(sources)
+    stream.feed(ANSWER)
+    stream.finish()
+    assert generation.text == stream.text
+    assert [(c.n, c.start_s, c.document_id) for c in citations] == [
+        (1, 2.0, "doc_b"),
+        (2, 40.0, "doc_b"),
+        (3, None, "doc_m"),
+        (4, 90.0, "doc_b"),
+    ]
+    assert citations[1].url.endswith("t=40s")

@@ -325,6 +325,31 @@ def second_at(chunk: Chunk, offset: int) -> float | None:
     return float(chunk.cue_starts[max(0, i)])
 
 
+#: Claims citing one transcript passage share a citation when the sentences supporting them
+#: start at most this far apart; further apart, each gets a citation of its own, opening the
+#: video at its own second (the ±5 s a fan can call "where it is said").
+CLAIM_GAP_S = 5.0
+_MARKERS_IN = re.compile(r"\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\]")
+
+
+def claim_before(text: str) -> str:
+    """The claim a citation marker at the end of ``text`` stands for: its last sentence,
+    markers left out ("… the rotor. [2] Degrease it with alcohol. " → "Degrease it with
+    alcohol.")."""
+    bare = _MARKERS_IN.sub("", text).rstrip()
+    pieces = [p for p in re.split(r"(?<=[.!?])\s+", bare) if p.strip()]
+    return pieces[-1].strip() if pieces else ""
+
+
+def claim_second(chunk: Chunk, claim: str) -> float | None:
+    """The second where the sentence of ``chunk`` that supports ``claim`` starts: None for a
+    passage without cue timings (a document, a page) or a claim it does not support."""
+    if chunk.start_s is None or not chunk.cue_offsets or not chunk.cue_starts:
+        return None
+    offset = supporting_offset(chunk.text, claim) if claim.strip() else None
+    return None if offset is None else second_at(chunk, offset)
+
+
 def supporting_second(chunk: Chunk, answer: str, n: int, question: str = "") -> float | None:
     """The second a citation ``[n]`` of ``answer`` to ``chunk`` should open the video at: the
     start of the cue where the supporting sentence starts — of the sentences the answer

@@ -12,7 +12,7 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -401,35 +401,41 @@ def make_citations(
     sources: Sequence[Chunk],
     question: str = "",
     *,
-    order: Mapping[int, int] | None = None,
+    entries: Sequence[tuple[int, float | None]] | None = None,
 ) -> list[Citation]:
     """The answer's citations, numbered 1..n in the order they first appear (the markers in
     ``generation.text`` are renumbered to match), each linking to the second where its
-    supporting sentence starts in a video. A streamed answer was renumbered as it was
-    written (:class:`creator_chat.streaming.CitationStream`): its ``order`` is passed in."""
-    if order is None:
-        valid = sorted({n for n in generation.cited if 1 <= n <= len(sources)})
-        text, order = retrieval.renumber(generation.text, valid)
-    else:
-        text = generation.text
+    supporting sentence starts in a video — one citation per source, or per stretch of a
+    transcript whose claims are said more than ``retrieval.CLAIM_GAP_S`` apart. A streamed
+    answer was renumbered as it was written (:class:`creator_chat.streaming.CitationStream`):
+    its ``entries`` are passed in."""
+    text = generation.text
+    if entries is None:
+        stream = CitationStream(sources)
+        if text.strip():
+            stream.feed(text)
+            stream.finish()
+            text = stream.text
+        entries = stream.entries
     out: list[Citation] = []
-    for old, new in sorted(order.items(), key=lambda kv: kv[1]):
-        chunk = sources[old - 1]
+    for number, (source, at) in enumerate(entries, start=1):
+        chunk = sources[source - 1]
         snippet = (
             chunk.text
             if len(chunk.text) <= SNIPPET_CHARS
             else chunk.text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
         )
-        second = retrieval.supporting_second(chunk, text, new, question)
+        if at is None:
+            at = retrieval.supporting_second(chunk, text, number, question)
         out.append(
             Citation(
-                n=new,
+                n=number,
                 title=chunk.title,
-                url=deep_link(chunk.source_url, start_s=second, page=chunk.page),
+                url=deep_link(chunk.source_url, start_s=at, page=chunk.page),
                 snippet=snippet,
                 document_id=chunk.document_id,
                 chunk_id=chunk.chunk_id,
-                start_s=second,
+                start_s=at,
                 page=chunk.page,
             )
         )
@@ -669,7 +675,7 @@ def _answer(
         _queue(deps, caller, thread, result, reason=reason, filters=filters)
         return result
     try:
-        order: dict[int, int] | None = {} if on_delta is not None else None
+        entries: list[tuple[int, float | None]] | None = [] if on_delta is not None else None
         generation, sources = _generate(
             deps,
             creator,
@@ -680,7 +686,7 @@ def _answer(
             video_id,
             timings,
             on_delta,
-            order,
+            entries,
             filters=filters,
         )
     except RetrievalUnavailable:
@@ -693,7 +699,7 @@ def _answer(
         _queue(deps, caller, thread, result, reason="generator_unavailable", filters=filters)
         return result
     deps.generator_breaker.record_success()
-    citations = make_citations(generation, sources, question, order=order)
+    citations = make_citations(generation, sources, question, entries=entries)
     _finish(deps, caller, thread, result, generation.text, citations, generation)
     if first_turn:
         _cache_set_json(
@@ -717,12 +723,12 @@ def _generate(
     video_id: str | None,
     timings: dict[str, float],
     on_delta: Callable[[str], None] | None = None,
-    order: dict[int, int] | None = None,
+    entries: list[tuple[int, float | None]] | None = None,
     *,
     filters: SearchFilters | None = None,
 ) -> tuple[Generation, list[Chunk]]:
     """The answer and the sources it was given. With ``on_delta`` it is streamed through a
-    :class:`CitationStream`, whose renumbering lands in ``order`` (the text is final)."""
+    :class:`CitationStream`, whose numbering lands in ``entries`` (the text is final)."""
     # A follow-up is retrieved — and answered — as the question it stands for (the cache
     # keys follow it).
     earlier = [m.content for m in history if m.role == "user" and m.content]
@@ -768,8 +774,8 @@ def _generate(
             generation, streamed = _stream(
                 deps.generator, on_delta, system, turns, question, kept, deps.settings
             )
-            if order is not None:
-                order.update(streamed)
+            if entries is not None:
+                entries.extend(streamed)
     count("GeneratorInputTokens", generation.input_tokens)
     count("GeneratorOutputTokens", generation.output_tokens)
     return generation, kept
@@ -783,10 +789,10 @@ def _stream(
     question: str,
     sources: list[Chunk],
     settings: Settings,
-) -> tuple[Generation, dict[int, int]]:
+) -> tuple[Generation, list[tuple[int, float | None]]]:
     """Generate with the text passed on as it is written: a generator that can stream
     (``generate_stream``) sends its pieces; one that cannot sends its answer whole."""
-    stream = CitationStream(len(sources))
+    stream = CitationStream(sources)
     take = relay(stream, on_delta)
     streaming = getattr(generator, "generate_stream", None)
     request: dict[str, Any] = {
@@ -806,7 +812,7 @@ def _stream(
         on_delta(tail)
     generation.text = stream.text
     generation.cited = sorted(stream.order)
-    return generation, dict(stream.order)
+    return generation, list(stream.entries)
 
 
 def _finish(
