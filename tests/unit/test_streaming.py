@@ -229,3 +229,7 @@ def test_the_sync_path_numbers_citations_as_the_stream_does() -> None:
         (4, 90.0, "doc_b"),
     ]
     assert citations[1].url.endswith("t=40s")
+    # the hover text starts where the link opens, not at the passage's first words
+    assert citations[0].snippet.startswith("Today we replace worn disc brake pads.")
+    assert citations[1].snippet.startswith("… Degrease the rotor with isopropyl alcohol.")
+    assert citations[2].snippet == "Torque the bolts to 6 Nm."

@@ -420,13 +420,9 @@ def make_citations(
     out: list[Citation] = []
     for number, (source, at) in enumerate(entries, start=1):
         chunk = sources[source - 1]
-        snippet = (
-            chunk.text
-            if len(chunk.text) <= SNIPPET_CHARS
-            else chunk.text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
-        )
         if at is None:
             at = retrieval.supporting_second(chunk, text, number, question)
+        snippet = _snippet(chunk, at)
         out.append(
             Citation(
                 n=number,
@@ -442,6 +438,22 @@ def make_citations(
     generation.text = text
     generation.cited = [c.n for c in out]
     return out
+
+
+def _snippet(chunk: Chunk, second: float | None) -> str:
+    """What a citation shows on hover: the passage from the cue its link opens at (the
+    cited sentence, not the passage's first words), up to ``SNIPPET_CHARS``."""
+    start = 0
+    if second is not None and chunk.cue_starts and chunk.cue_offsets:
+        for offset, cue_start in zip(chunk.cue_offsets, chunk.cue_starts, strict=False):
+            if cue_start == second:
+                start = offset
+                break
+    text = chunk.text[start:].lstrip()
+    prefix = "… " if start else ""
+    if len(text) <= SNIPPET_CHARS:
+        return prefix + text
+    return prefix + text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
 
 
 # ------------------------------------------------------------------------------- chat
