@@ -14,7 +14,6 @@ from creator_chat.retrieval import (
     passes_gate,
     prefer_video,
     rare_terms,
-    renumber,
     standalone_question,
     supporting_second,
     without_labels,
@@ -36,13 +35,14 @@ Never touch the rotor with your fingers.
 """
 
 
-def transcript_chunk() -> Chunk:
+def transcript_chunk(vtt: str = VTT, source_url: str = "https://youtu.be/b") -> Chunk:
+    """The transcript as one chunk (its cues kept, as ingest keeps them)."""
     (chunk,) = chunk_document(
-        parse(DocumentKind.VTT, VTT.encode()),
+        parse(DocumentKind.VTT, vtt.encode()),
         creator_id="cr_x",
         document_id="doc_x",
         title="Brakes",
-        source_url="https://youtu.be/b",
+        source_url=source_url,
         window_s=(300, 600),
     )
     return chunk
@@ -103,12 +103,6 @@ def test_a_citation_opens_at_the_cue_of_the_supporting_sentence():
         "with isopropyl alcohol and a clean cloth. [1]"
     )
     assert supporting_second(chunk, both, 1, "Why are my brakes squealing?") == 56.0
-
-
-def test_citations_are_renumbered_in_the_order_they_appear():
-    text, order = renumber("First [3]. Then [1] and [3] again. Also [2].", [1, 2, 3])
-    assert text == "First [1]. Then [2] and [1] again. Also [3]."
-    assert order == {3: 1, 1: 2, 2: 3}
 
 
 def test_the_gate_passes_a_chunk_saying_every_word_the_question_is_about():

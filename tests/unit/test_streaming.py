@@ -11,8 +11,9 @@ from creator_chat.domain.models import Chunk
 from creator_chat.errors import DependencyUnavailable
 from creator_chat.local.bedrock_stub import PacedConverseStub
 from creator_chat.prompting import NOT_FOUND_ANSWER
-from creator_chat.retrieval import renumber
 from creator_chat.streaming import CitationStream
+
+from tests.unit.test_retrieval import transcript_chunk
 
 ANSWERS = [
     "Use 30 ml per tyre. [2] Top it up every 3 months. [1]",
@@ -40,11 +41,20 @@ def test_any_split_gives_the_same_answer_as_the_whole(text: str) -> None:
         assert streamed(text, [text[:cut], text[cut:]]) == whole
 
 
+DOCUMENTS = [Chunk(f"c{n}", "cr_x", f"d{n}", f"Passage {n}.", f"Doc {n}") for n in range(1, 5)]
+
+
 @pytest.mark.parametrize("text", [a for a in ANSWERS if "," not in a])
 def test_it_agrees_with_the_sync_path(text: str) -> None:
+    from creator_chat.domain.models import Generation
+    from creator_chat.usecases.chat import make_citations
+
     checked, cited = parse_citations(text.strip(), 4)
-    expected, _ = renumber(checked, cited)
-    assert streamed(text, list(text))[0] == expected
+    generation = Generation(checked, cited=cited)
+    citations = make_citations(generation, DOCUMENTS)
+    shown, order = streamed(text, list(text))
+    assert shown == generation.text
+    assert [c.n for c in citations] == sorted(order.values())
 
 
 def test_markers_are_renumbered_in_order_of_appearance_and_unknown_ones_dropped() -> None:
@@ -161,28 +171,10 @@ Never touch the rotor with your fingers.
 
 
 def brake_video() -> Chunk:
-    from creator_chat.content.chunking import chunk_document
-    from creator_chat.content.parsers import parse
-    from creator_chat.domain.models import DocumentKind
-
-    (chunk,) = chunk_document(
-        parse(DocumentKind.VTT, VTT.encode()),
-        creator_id="cr_x",
-        document_id="doc_b",
-        title="Brakes",
-        source_url="https://www.youtube.com/watch?v=brakes01",
-        window_s=(300, 600),
-    )
-    return chunk
+    return transcript_chunk(VTT, source_url="https://www.youtube.com/watch?v=brakes01")
 
 
-MANUAL = Chunk(
-    chunk_id="m1",
-    creator_id="cr_x",
-    document_id="doc_m",
-    text="Torque the bolts to 6 Nm.",
-    title="Manual",
-)
+MANUAL = Chunk("m1", "cr_x", "doc_m", "Torque the bolts to 6 Nm.", "Manual")
 
 ANSWER = (
     "Today we replace worn disc brake pads. [1] Pads are worn under one millimetre. [1] "
@@ -223,10 +215,10 @@ def test_the_sync_path_numbers_citations_as_the_stream_does() -> None:
     stream.finish()
     assert generation.text == stream.text
     assert [(c.n, c.start_s, c.document_id) for c in citations] == [
-        (1, 2.0, "doc_b"),
-        (2, 40.0, "doc_b"),
+        (1, 2.0, "doc_x"),
+        (2, 40.0, "doc_x"),
         (3, None, "doc_m"),
-        (4, 90.0, "doc_b"),
+        (4, 90.0, "doc_x"),
     ]
     assert citations[1].url.endswith("t=40s")
     # the hover text starts where the link opens, not at the passage's first words

@@ -373,22 +373,3 @@ def supporting_second(chunk: Chunk, answer: str, n: int, question: str = "") -> 
         if best is None or score > best[0] or (score == best[0] and offset < best[1]):
             best = (score, offset)
     return second_at(chunk, best[1]) if best else chunk.start_s
-
-
-def renumber(answer: str, cited: Sequence[int]) -> tuple[str, dict[int, int]]:
-    """Citation markers renumbered 1..n in the order they first appear in the answer; returns
-    the new text and ``{old: new}``. Markers of numbers not in ``cited`` are left alone."""
-    valid = set(cited)
-    order: dict[int, int] = {}
-    for match in re.finditer(r"\[(\d+)\]", answer):
-        old = int(match.group(1))
-        if old in valid and old not in order:
-            order[old] = len(order) + 1
-    for old in sorted(valid):
-        order.setdefault(old, len(order) + 1)  # cited but not marked: after the marked ones
-
-    def swap(match: re.Match[str]) -> str:
-        old = int(match.group(1))
-        return f"[{order[old]}]" if old in order else match.group(0)
-
-    return re.sub(r"\[(\d+)\]", swap, answer), order

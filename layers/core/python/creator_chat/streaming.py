@@ -1,8 +1,9 @@
 """Streamed answers: citation markers validated and renumbered as the text arrives.
 
 A synchronous answer is checked once it is whole (:func:`creator_chat.adapters.llm_common.
-parse_citations`, then :func:`creator_chat.retrieval.renumber`). A streamed one reaches the
-fan piece by piece, so the same rules run on the stream: :class:`CitationStream` holds back
+parse_citations`), then numbered by feeding it whole to a :class:`CitationStream`
+(``usecases.chat.make_citations``). A streamed one reaches the fan piece by piece through the
+same class, which holds back
 only what it cannot decide yet — a ``[`` that may open a marker, trailing white space (it
 goes with a marker that is dropped, and at the end) — and emits the rest with
 
@@ -86,7 +87,7 @@ class CitationStream:
         return out
 
     def _renumber(self, ready: str) -> str:
-        before = self.text
+        before = self.text if self._chunks is not None else ""  # only claims need it
 
         def marker(match: re.Match[str]) -> str:
             return self._marker(match, before + ready[: match.start()])

@@ -260,13 +260,14 @@ _PRONOUN_WINDOW = 3
 # every question on that subject and answers none: it is quoted only as a neighbour, when
 # nothing else is evidence, or to open an overview when the question asks for what the
 # video covers as a whole (``_asks_for_overview``).
+_GREETING = r"(?:hey|hi|hello|welcome)\b"
 _INTRO_RE = re.compile(
-    r"(?:hey|hi|hello|welcome)\b|today(?:'s)?\b|in today's\b"
+    _GREETING + r"|today(?:'s)?\b|in today's\b"
     r"|in this (?:video|episode|tutorial|guide|post|review|lesson)\b",
     re.IGNORECASE,
 )
 _NAMES_SUBJECT_RE = re.compile(r"(?:This|Here) is (?:the|my|our) [A-Z0-9]")
-_GREETING_RE = re.compile(r"(?:hey|hi|hello|welcome)\b", re.IGNORECASE)
+_GREETING_RE = re.compile(_GREETING, re.IGNORECASE)
 # A sign-off ("That's it for tubeless, see you in the next one.", "If this helped, hit
 # subscribe, and next week we're cutting dovetails") names a subject and answers nothing,
 # like an introduction; unlike one, it opens no overview.
